@@ -1,0 +1,3 @@
+from netinspect.cli.main import main
+
+main()

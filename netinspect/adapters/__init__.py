@@ -1,0 +1,1 @@
+"""All I/O: capture files, live capture, interfaces, name lookup, socket loops."""

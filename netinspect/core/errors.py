@@ -1,0 +1,59 @@
+"""Errors that carry their exit status, so the CLI has one boundary to map them.
+
+Exit status (SPEC section 2): 0 success, 1 runtime failure, 2 bad input, 130 interrupted.
+Every message is one line naming the bad value and what would be accepted.
+"""
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class NetinspectError(Exception):
+    """Base class: a one-line message and the exit status it maps to."""
+
+    exit_status = EXIT_FAILURE
+
+    def __init__(self, message: str):
+        # One line, always: a message from the network or a file must not break the format.
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class BadInput(NetinspectError):
+    """The user gave a value we do not accept (exit 2)."""
+
+    exit_status = EXIT_BAD_INPUT
+
+
+class RuntimeFailure(NetinspectError):
+    """Something outside the user's text failed: unreachable, timeout, no answer (exit 1)."""
+
+    exit_status = EXIT_FAILURE
+
+
+class PrivilegeError(RuntimeFailure):
+    """Capturing or sending raw frames needs root or CAP_NET_RAW (exit 1)."""
+
+
+class NotACaptureError(BadInput):
+    """A file given to review/layers is not pcap, pcapng or gzip of either (exit 2)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: not a capture file ({reason}); accepted: pcap, pcapng, or .gz of either")
+
+
+class CaptureFileError(RuntimeFailure):
+    """A capture container is damaged: the read stops at `offset` (exit 1 after partial results)."""
+
+    def __init__(self, path: str, offset: int, reason: str):
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{path}: damaged at byte offset {offset}: {reason}")

@@ -1,0 +1,1 @@
+"""Presentation: tables, ladders, binary views, JSON. No data gathering here."""

@@ -1,0 +1,1 @@
+"""Header decoders: bytes in, records out. Lengths are checked, malformations flagged."""

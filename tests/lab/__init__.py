@@ -1,0 +1,1 @@
+"""Test lab: network namespaces joined by veth pairs, with known addresses and MACs."""
