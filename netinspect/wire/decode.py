@@ -1,0 +1,431 @@
+"""One frame in, one `Decoded` out: link layer, IP layer, and one transport record.
+
+`decode_frame(frame)` is the general entry point (every field, options always parsed).
+`RecordDecoder` is the fast path the capture reader calls per packet in `review`: it reads
+the common case (Ethernet, Linux cooked, raw or loopback link; IPv4 without options or IPv6
+without extension headers; TCP) with one precompiled struct per link type straight from the
+reader's buffer, and hands everything else to the general decoder.
+
+Malformations never raise: they become a short reason in `malformed` ('' when fine).
+A frame the capture cut short on purpose (caplen below the wire length) is not malformed
+as long as its headers are complete; payload lengths then come from the IP header.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from netinspect.core.records import SYN, Datagram, Endpoint, IcmpMessage, Segment, TcpOptions
+from netinspect.wire import arp, ethernet, icmp, ipv4, ipv6, linux_sll, tcp, udp
+from netinspect.wire.addresses import ipv4_text, ipv6_text
+
+# Link types (https://www.tcpdump.org/linktypes.html).
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW_OLD = 12        # DLT_RAW on most BSDs, as some writers store it
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108          # OpenBSD loopback: family in network byte order
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+SUPPORTED_LINKTYPES = frozenset((0, 1, 12, 101, 108, 113, 228, 229, 276))
+LINKTYPE_NAMES = {0: "null", 1: "ethernet", 12: "raw", 101: "raw", 108: "loop", 113: "linux-sll",
+                  228: "ipv4", 229: "ipv6", 276: "linux-sll2"}
+
+# BSD address families seen in null/loop headers: AF_INET is 2 everywhere; AF_INET6 is
+# 10 on Linux, 24 on NetBSD/OpenBSD, 28 on FreeBSD, 30 on macOS.
+AF_INET = 2
+AF_INET6_VALUES = frozenset((10, 24, 28, 30))
+_NULL_FAMILY = struct.Struct("<I")
+_LOOP_FAMILY = struct.Struct("!I")
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+PROTO_ICMPV6 = 58
+
+PAYLOAD_PREFIX = 64      # payload bytes kept on a Segment by decode_frame
+
+
+@dataclass(slots=True)
+class Decoded:
+    """Everything the decoders found in one frame."""
+
+    ts_ns: int
+    frame_index: int
+    interface: int
+    linktype: int
+    caplen: int
+    wire_len: int
+    # link layer ('' / 0 / () when the link type has none)
+    src_mac: str = ""
+    dst_mac: str = ""
+    ethertype: int = 0
+    vlans: tuple = ()
+    pkttype: int = -1           # Linux cooked packet type (0 to us, 4 outgoing), -1 otherwise
+    # network layer
+    version: int = 0            # 4 or 6; 0 when the frame carries no IP
+    src: str = ""
+    dst: str = ""
+    protocol: int = -1          # upper-layer protocol number (6 TCP, 17 UDP, 1/58 ICMP)
+    ttl: int = 0                # TTL or hop limit
+    ip_id: int = 0
+    ip_header_len: int = 0      # including IPv6 extension headers
+    ip_total_len: int = 0       # IPv4 total length; IPv6 40 + payload length
+    dont_fragment: bool = False
+    more_fragments: bool = False
+    frag_offset: int = 0        # bytes
+    fragment: bool = False      # part of a fragmented datagram
+    ip_options: tuple = ()      # IPv4 option types
+    ext_headers: tuple = ()     # IPv6 extension header numbers in order
+    # transport: at most one of these is set
+    segment: Segment | None = None
+    datagram: Datagram | None = None
+    icmp: IcmpMessage | None = None
+    arp: arp.ArpPacket | None = None
+    src_port: int = -1
+    dst_port: int = -1
+    malformed: str = ""
+
+    @property
+    def record(self):
+        """The transport record (Segment, Datagram, IcmpMessage or ArpPacket), or None."""
+        return self.segment or self.datagram or self.icmp or self.arp
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Counts the fast path keeps while it turns frames into records."""
+
+    malformed: int = 0                              # frames with a non-empty `malformed`
+    malformed_reasons: dict = field(default_factory=dict)
+    other: int = 0                                  # frames giving no TCP/UDP/ICMP/ARP record
+    fragments: int = 0                              # non-first IP fragments (no transport header)
+
+    def flag(self, reason: str) -> None:
+        self.malformed += 1
+        # Reasons carry numbers; bucket by the words so the table stays short.
+        key = " ".join(w for w in reason.split() if not w.strip("()").isdigit())
+        self.malformed_reasons[key] = self.malformed_reasons.get(key, 0) + 1
+
+
+def decode_frame(frame) -> Decoded:
+    """Decode a `core.records.Frame`."""
+    data = frame.data
+    return decode_buffer(data, 0, len(data), frame.linktype, frame.ts_ns, frame.orig_len,
+                         frame.index, frame.interface)
+
+
+def decode_buffer(buf, start: int, end: int, linktype: int, ts_ns: int = 0, wire_len: int | None = None,
+                  index: int = 0, interface: int = 0, payload_prefix: int = PAYLOAD_PREFIX) -> Decoded:
+    """Decode the frame occupying buf[start:end] without copying it first."""
+    caplen = end - start
+    if wire_len is None:
+        wire_len = caplen
+    d = Decoded(ts_ns, index, interface, linktype, caplen, wire_len)
+    snapped = caplen < wire_len
+    ethertype, l3 = _link(d, buf, start, end, linktype)
+    if l3 < 0:
+        return d
+    if ethertype == ethernet.ETH_IPV4:
+        _ipv4(d, buf, l3, end, snapped, payload_prefix)
+    elif ethertype == ethernet.ETH_IPV6:
+        _ipv6(d, buf, l3, end, snapped, payload_prefix)
+    elif ethertype == ethernet.ETH_ARP:
+        packet = arp.decode(buf, l3, end, ts_ns, index)
+        if packet is None:
+            d.malformed = f"truncated arp ({end - l3} bytes)"
+        else:
+            d.arp = packet
+            d.malformed = packet.malformed
+    return d
+
+
+def _link(d: Decoded, buf, start: int, end: int, linktype: int) -> tuple[int, int]:
+    """Fill the link fields; return (ethertype of the payload, its offset), offset -1 when none."""
+    if linktype == LINKTYPE_ETHERNET:
+        eth = ethernet.decode(buf, start, end)
+        if eth is None:
+            d.malformed = f"truncated ethernet header ({end - start} of 14 bytes)"
+            return 0, -1
+        d.src_mac = eth.src.hex(":")
+        d.dst_mac = eth.dst.hex(":")
+        d.ethertype = eth.ethertype
+        d.vlans = eth.vlans
+        if eth.malformed:
+            d.malformed = eth.malformed
+            return eth.ethertype, -1
+        return eth.ethertype, start + eth.length
+    if linktype == LINKTYPE_LINUX_SLL or linktype == LINKTYPE_LINUX_SLL2:
+        sll = (linux_sll.decode_v1 if linktype == LINKTYPE_LINUX_SLL else linux_sll.decode_v2)(buf, start, end)
+        if sll is None:
+            need = linux_sll.SLL_LEN if linktype == LINKTYPE_LINUX_SLL else linux_sll.SLL2_LEN
+            d.malformed = f"truncated linux cooked header ({end - start} of {need} bytes)"
+            return 0, -1
+        if sll.hatype == linux_sll.ARPHRD_ETHER and len(sll.address) == 6:
+            d.src_mac = sll.address.hex(":")
+        d.pkttype = sll.pkttype
+        d.ethertype = sll.protocol
+        return sll.protocol, start + sll.length
+    if linktype in (LINKTYPE_RAW, LINKTYPE_RAW_OLD, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        if end <= start:
+            d.malformed = "empty raw ip frame"
+            return 0, -1
+        version = buf[start] >> 4
+        if linktype == LINKTYPE_IPV4 or (linktype != LINKTYPE_IPV6 and version == 4):
+            d.ethertype = ethernet.ETH_IPV4
+        elif linktype == LINKTYPE_IPV6 or version == 6:
+            d.ethertype = ethernet.ETH_IPV6
+        else:
+            d.malformed = f"ip version {version} in a raw ip frame"
+            return 0, -1
+        return d.ethertype, start
+    if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if end - start < 4:
+            d.malformed = f"truncated loopback header ({end - start} of 4 bytes)"
+            return 0, -1
+        if linktype == LINKTYPE_LOOP:
+            family = _LOOP_FAMILY.unpack_from(buf, start)[0]
+        else:
+            # Host byte order of the machine that wrote it: small numbers tell which.
+            family = _NULL_FAMILY.unpack_from(buf, start)[0]
+            if family > 0xFFFF:
+                family = _LOOP_FAMILY.unpack_from(buf, start)[0]
+        if family == AF_INET:
+            d.ethertype = ethernet.ETH_IPV4
+        elif family in AF_INET6_VALUES:
+            d.ethertype = ethernet.ETH_IPV6
+        else:
+            return 0, -1
+        return d.ethertype, start + 4
+    d.malformed = f"unsupported link type {linktype}"
+    return 0, -1
+
+
+def _ipv4(d: Decoded, buf, off: int, end: int, snapped: bool, payload_prefix: int) -> None:
+    h = ipv4.decode(buf, off, end, snapped)
+    if isinstance(h, str):
+        d.malformed = h
+        return
+    d.version = 4
+    d.src = ipv4_text(h.src)
+    d.dst = ipv4_text(h.dst)
+    d.protocol = h.protocol
+    d.ttl = h.ttl
+    d.ip_id = h.ident
+    d.ip_header_len = h.header_len
+    d.ip_total_len = h.total_len
+    d.dont_fragment = h.dont_fragment
+    d.more_fragments = h.more_fragments
+    d.frag_offset = h.frag_offset
+    d.fragment = h.more_fragments or h.frag_offset > 0
+    d.ip_options = h.options
+    d.malformed = h.malformed
+    if h.frag_offset:
+        return  # a later fragment: its bytes continue the datagram, no transport header here
+    ip_payload = (h.total_len if h.total_len >= h.header_len else end - off) - h.header_len
+    _transport(d, buf, off + h.header_len, h.payload_end, ip_payload, snapped, payload_prefix)
+
+
+def _ipv6(d: Decoded, buf, off: int, end: int, snapped: bool, payload_prefix: int) -> None:
+    h = ipv6.decode(buf, off, end, snapped)
+    if isinstance(h, str):
+        d.malformed = h
+        return
+    d.version = 6
+    d.src = ipv6_text(h.src)
+    d.dst = ipv6_text(h.dst)
+    d.protocol = h.protocol
+    d.ttl = h.hop_limit
+    d.ip_header_len = h.transport_offset - off
+    d.ip_total_len = ipv6.HEADER_LEN + h.payload_len
+    d.ext_headers = h.extensions
+    d.more_fragments = h.more_fragments
+    d.frag_offset = h.frag_offset
+    d.fragment = h.fragmented
+    d.malformed = h.malformed
+    if h.frag_offset or h.protocol in ipv6.EXTENSIONS or h.protocol == ipv6.NO_NEXT:
+        return
+    if h.payload_len:
+        ip_payload = ipv6.HEADER_LEN + h.payload_len - d.ip_header_len
+    else:
+        ip_payload = end - h.transport_offset
+    _transport(d, buf, h.transport_offset, h.payload_end, ip_payload, snapped, payload_prefix)
+
+
+def _transport(d: Decoded, buf, off: int, end: int, ip_payload: int, snapped: bool, payload_prefix: int) -> None:
+    proto = d.protocol
+    if proto == PROTO_TCP:
+        h = tcp.decode(buf, off, end)
+        if isinstance(h, str):
+            d.malformed = d.malformed or h
+            return
+        d.src_port, d.dst_port = h.src_port, h.dst_port
+        malformed = d.malformed or h.malformed
+        opts = None
+        if h.options_end > h.options_start:
+            opts, opt_bad = tcp.parse_options(buf, h.options_start, h.options_end)
+            malformed = malformed or opt_bad
+        payload_len = max(ip_payload - h.header_len, 0)
+        start = off + h.header_len
+        payload = bytes(buf[start:min(end, start + payload_prefix, start + payload_len)]) if payload_prefix else b""
+        d.malformed = malformed
+        d.segment = Segment(d.ts_ns, Endpoint(d.src, h.src_port), Endpoint(d.dst, h.dst_port), h.seq, h.ack,
+                            h.flags, h.window, payload_len, d.frame_index, opts, payload, malformed)
+    elif proto == PROTO_UDP:
+        h = udp.decode(buf, off, end, ip_payload, snapped)
+        if isinstance(h, str):
+            d.malformed = d.malformed or h
+            return
+        d.src_port, d.dst_port = h.src_port, h.dst_port
+        d.malformed = d.malformed or h.malformed
+        d.datagram = Datagram(d.ts_ns, Endpoint(d.src, h.src_port), Endpoint(d.dst, h.dst_port),
+                              h.payload_len, d.frame_index, d.malformed)
+    elif (proto == PROTO_ICMP and d.version == 4) or (proto == PROTO_ICMPV6 and d.version == 6):
+        h = icmp.decode(buf, off, end, d.version)
+        if isinstance(h, str):
+            d.malformed = d.malformed or h
+            return
+        d.malformed = d.malformed or h.malformed
+        d.icmp = IcmpMessage(d.ts_ns, d.src, d.dst, d.version, h.type, h.code, d.frame_index, d.malformed)
+
+
+# ---------------------------------------------------------------------------------------
+# Fast path: one struct per link type covering link tag + IP + the fixed TCP header.
+# The first field is the link's protocol tag, then (IPv4) version/IHL, total length, flags/
+# fragment offset, TTL, protocol, 12 bytes of addresses+ports (contiguous when IHL is 5),
+# then sequence, acknowledgment, data offset, flags, window.
+_V4_BODY = "BxH2xHBB2x12sIIBBH"
+_V6_BODY = "IHBB36sIIBBH"   # version/class/flow, payload length, next header, hops, addrs+ports, ...
+
+
+@dataclass(frozen=True)
+class FastLayout:
+    l3: int                 # offset of the IP header within the frame
+    v4: struct.Struct
+    v6: struct.Struct
+    v4_tags: frozenset
+    v6_tags: frozenset
+
+
+def _layout(prefix: str, l3: int, v4_tags, v6_tags) -> FastLayout:
+    return FastLayout(l3, struct.Struct("!" + prefix + _V4_BODY), struct.Struct("!" + prefix + _V6_BODY),
+                      frozenset(v4_tags), frozenset(v6_tags))
+
+
+_ETH_TAGS = ({0x0800}, {0x86DD})
+_RAW = _layout("0s", 0, {b""}, {b""})   # no tag: the version checks below decide
+_NULL_V6 = {f.to_bytes(4, o) for f in AF_INET6_VALUES for o in ("little", "big")}
+FAST_LAYOUTS = {
+    LINKTYPE_ETHERNET: _layout("12xH", 14, *_ETH_TAGS),
+    LINKTYPE_LINUX_SLL: _layout("14xH", 16, *_ETH_TAGS),
+    LINKTYPE_LINUX_SLL2: _layout("H18x", 20, *_ETH_TAGS),
+    LINKTYPE_RAW: _RAW, LINKTYPE_RAW_OLD: _RAW, LINKTYPE_IPV4: _RAW, LINKTYPE_IPV6: _RAW,
+    LINKTYPE_NULL: _layout("4s", 4, {b"\x02\0\0\0", b"\0\0\0\x02"}, _NULL_V6),
+    LINKTYPE_LOOP: _layout("I", 4, {AF_INET}, AF_INET6_VALUES),
+}
+
+
+class RecordDecoder:
+    """Turns frames in a reader's buffer into Segment/Datagram/IcmpMessage/ArpPacket records.
+
+    `decode(buf, start, caplen, wire_len, ts_ns, index, linktype, interface)` returns the
+    record or None (no transport record: counted in `stats.other`). Flagged frames are
+    counted in `stats`. TCP options are parsed on SYN segments only unless `all_options`:
+    the tracker needs MSS/window scale/SACK-permitted from the handshake, and skipping the
+    walk elsewhere is a large part of the speed.
+    """
+
+    def __init__(self, stats: DecodeStats | None = None, payload_prefix: int = 0, all_options: bool = False):
+        self.stats = stats if stats is not None else DecodeStats()
+        self.payload_prefix = payload_prefix
+        self.all_options = all_options
+        self._endpoints: dict = {}
+        self.decode = self._build()
+
+    def _build(self):
+        endpoints = self._endpoints
+        layouts = FAST_LAYOUTS
+        stats = self.stats
+        prefix = self.payload_prefix
+        option_mask = 0xFF if self.all_options else SYN
+        parse_options = tcp.parse_options
+        slow = self._slow
+        v4text = ipv4_text
+        v6text = ipv6_text
+        Seg = Segment
+        EP = Endpoint
+
+        def decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
+            layout = layouts.get(linktype)
+            if layout is None:
+                return slow(buf, p, caplen, wire_len, ts_ns, index, linktype, interface)
+            l3 = layout.l3
+            if caplen >= l3 + 40:
+                tag, vihl, total, frag, _ttl, proto, key, seq, ack, offb, flags, win = layout.v4.unpack_from(buf, p)
+                if vihl == 0x45 and proto == 6 and not frag & 0x3FFF and tag in layout.v4_tags:
+                    hlen = (offb >> 4) << 2
+                    avail = caplen - l3
+                    if hlen >= 20 and hlen + 20 <= avail and (total <= avail or caplen < wire_len) and total >= 20 + hlen:
+                        pair = endpoints.get(key)
+                        if pair is None:
+                            if len(endpoints) > 262144:
+                                endpoints.clear()
+                            pair = endpoints[key] = (EP(v4text(key[0:4]), (key[8] << 8) | key[9]),
+                                                     EP(v4text(key[4:8]), (key[10] << 8) | key[11]))
+                        plen = total - 20 - hlen
+                        opts = None
+                        malformed = ""
+                        if flags & option_mask and hlen > 20:
+                            opts, malformed = parse_options(buf, p + l3 + 40, p + l3 + 20 + hlen)
+                            if malformed:
+                                stats.flag(malformed)
+                        payload = b""
+                        if prefix and plen:
+                            s = p + l3 + 20 + hlen
+                            payload = buf[s:min(s + plen, s + prefix, p + caplen)]
+                        return Seg(ts_ns, pair[0], pair[1], seq, ack, flags, win, plen, index, opts, payload, malformed)
+            if caplen >= l3 + 60:
+                tag, vtf, plen6, nxt, _hops, key, seq, ack, offb, flags, win = layout.v6.unpack_from(buf, p)
+                if nxt == 6 and vtf >> 28 == 6 and tag in layout.v6_tags:
+                    hlen = (offb >> 4) << 2
+                    avail = caplen - l3 - 40
+                    if hlen >= 20 and hlen <= avail and (plen6 <= avail or caplen < wire_len) and plen6 >= hlen:
+                        pair = endpoints.get(key)
+                        if pair is None:
+                            if len(endpoints) > 262144:
+                                endpoints.clear()
+                            pair = endpoints[key] = (EP(v6text(key[0:16]), (key[32] << 8) | key[33]),
+                                                     EP(v6text(key[16:32]), (key[34] << 8) | key[35]))
+                        plen = plen6 - hlen
+                        opts = None
+                        malformed = ""
+                        if flags & option_mask and hlen > 20:
+                            opts, malformed = parse_options(buf, p + l3 + 60, p + l3 + 40 + hlen)
+                            if malformed:
+                                stats.flag(malformed)
+                        payload = b""
+                        if prefix and plen:
+                            s = p + l3 + 40 + hlen
+                            payload = buf[s:min(s + plen, s + prefix, p + caplen)]
+                        return Seg(ts_ns, pair[0], pair[1], seq, ack, flags, win, plen, index, opts, payload, malformed)
+            return slow(buf, p, caplen, wire_len, ts_ns, index, linktype, interface)
+
+        return decode
+
+    def _slow(self, buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
+        d = decode_buffer(buf, p, p + caplen, linktype, ts_ns, wire_len, index, interface, self.payload_prefix)
+        if d.malformed:
+            self.stats.flag(d.malformed)
+        record = d.segment or d.datagram or d.icmp or d.arp
+        if record is None:
+            if d.frag_offset:
+                self.stats.fragments += 1
+            else:
+                self.stats.other += 1
+            return None
+        if record.__class__ is Segment and not self.all_options and not record.flags & SYN:
+            record.options = None
+        return record
