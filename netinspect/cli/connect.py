@@ -132,7 +132,7 @@ def run(args, env) -> int:
                 f"received {stats.bytes_received} bytes in {stats.reads} read{'s' if stats.reads != 1 else ''}, "
                 f"{stats.messages_received} message{'s' if stats.messages_received != 1 else ''}")
         if burst is not None and protocol == "tcp":
-            env.err(f"* TCP is a byte stream: {stats.sends} sends came back in {stats.reads} read{"s" if stats.reads != 1 else ""} here; "
+            env.err(f"* TCP is a byte stream: {stats.sends} sends came back in {stats.reads} read{'s' if stats.reads != 1 else ''} here; "
                     "the server's log shows how many reads it needed (try --framing length to keep messages apart)")
     return EXIT_INTERRUPTED if interrupted else 0
 
