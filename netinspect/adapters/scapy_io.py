@@ -22,3 +22,14 @@ def load():
         scapy_all.conf.verb = 0
         _SCAPY = scapy_all
     return _SCAPY
+
+
+def module(name: str):
+    """A scapy submodule such as 'arch.linux' or 'arch.common', loaded after `load()`.
+
+    Kept here so that this file stays the only one that imports scapy.
+    """
+    import importlib  # noqa: PLC0415
+
+    load()
+    return importlib.import_module(f"scapy.{name}")
