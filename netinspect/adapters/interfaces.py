@@ -142,10 +142,15 @@ def _ipv4_addresses(known: set[str]) -> dict[str, list[Address]]:
             peer = entry.get("peer")
             if peer == local:
                 peer = None
+            # With no broadcast configured (`ip addr add A/N` without `brd`), getifaddrs
+            # repeats the local address in the broadcast slot; ip shows no broadcast then.
+            broadcast = entry.get("broadcast")
+            if broadcast == local and prefixlen < 32:
+                broadcast = None
             scope = "host" if ipaddress.IPv4Address(local) in _LOOPBACK_V4 else "global"
             out.setdefault(device, []).append(Address(
                 family="inet", local=local, prefixlen=prefixlen, scope=scope, netmask=mask,
-                broadcast=entry.get("broadcast"), peer=peer, label=label if label != device else None))
+                broadcast=broadcast, peer=peer, label=label if label != device else None))
     return out
 
 

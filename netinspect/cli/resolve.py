@@ -61,13 +61,15 @@ def run(args, env) -> int:
                     if "timeout" in error.message:
                         break  # the server is not answering: do not wait again for each type
                     continue
-                if answer.rcode == "NXDOMAIN":
-                    errors.append(f"{target.text}: no such name (the server answered NXDOMAIN)")
-                elif answer.rcode not in ("NOERROR",):
-                    errors.append(f"{target.text} {qtype}: the server answered {answer.rcode}")
                 results.append({"kind": "dns", "query": target.text, "qname": qname, "type": qtype,
                                 "server": f"{server[0]}:{server[1]}", "rcode": answer.rcode,
                                 "records": [r.as_json() for r in answer.records]})
+                if answer.rcode == "NXDOMAIN":
+                    # The name does not exist for any type: asking for the others adds nothing.
+                    errors.append(f"{target.text}: no such name (the server answered NXDOMAIN)")
+                    break
+                if answer.rcode != "NOERROR":
+                    errors.append(f"{target.text} {qtype}: the server answered {answer.rcode}")
     else:
         if not targets:
             name = names.host_name()
