@@ -193,3 +193,12 @@ def multicast_scope_v6(value: int) -> str | None:
         return None
     scope = (value >> 112) & 0xF
     return MULTICAST_SCOPES_V6.get(scope, "unassigned")
+
+
+def inside(version: int, network: int, prefixlen: int) -> list[SpecialRange]:
+    """Rows lying wholly inside the given network and smaller than it, widest first."""
+    bits = 32 if version == 4 else 128
+    last = network + (1 << (bits - prefixlen)) - 1
+    rows = [row for row in table()
+            if row.version == version and row.prefixlen > prefixlen and network <= row.network <= last]
+    return sorted(rows, key=lambda row: (row.prefixlen, row.network))

@@ -88,7 +88,7 @@ def _check_characters(text: str) -> None:
             elif ch in "\uff1a":
                 hint = " (type the ASCII colon ':')"
             raise AddressSyntaxError(
-                f"non-ASCII character '{ch}' ({_char_name(ch)}) at position {position}{hint}")
+                f"non-ASCII character {shown(ch)} ({_char_name(ch)}) at position {position}{hint}")
 
 
 def _ascii_decimal(text: str) -> int:

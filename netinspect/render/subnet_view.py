@@ -106,15 +106,20 @@ def summary_sentence(subnet: Subnet, row: SpecialRange) -> str:
     if role == "broadcast":
         return f"{subnet}: the broadcast address of {place}"
     if role == "subnet-router-anycast":
-        return f"{subnet}: the Subnet-Router anycast address (host part all zeros) of {place}"
+        return (f"{subnet}: {place}, given by its first address, the Subnet-Router anycast address "
+                "(host part all zeros)")
     if row.not_a_host:
         return f"{subnet}: an address in {place}"
     return f"{subnet}: a host in {place}"
 
 
-def role_text(subnet: Subnet) -> str:
+def role_text(subnet: Subnet, row: SpecialRange | None = None) -> str:
     a = subnet.address_text
     role = subnet.address_role
+    if row is not None and row.not_a_host and role in ("host", "single-host"):
+        if row.kind.startswith("multicast"):
+            return f"{a} is a multicast group address: hosts join the group, none owns the address"
+        return f"{a} is {row.label} ({row.rfc}): not an address to give to a host"
     if role == "single-host":
         return f"{a} is the only address of the /{subnet.prefixlen}: a single host (a host route)"
     if role == "point-to-point":
@@ -213,8 +218,19 @@ def _facts_v4(s: Subnet, row: SpecialRange) -> list[str]:
     if not row_covers(row, s):
         pairs.append(("note", f"{s.network_text} is larger than the {row.label} range {range_cidr(row)}: "
                               f"only part of it is {row.label}"))
-    pairs.append(("this address", role_text(s)))
+    pairs += _inside_notes(s, row)
+    pairs.append(("this address", role_text(s, row)))
     return _key_values(pairs)
+
+
+def _inside_notes(s: Subnet, row: SpecialRange) -> list[tuple[str, str]]:
+    """Special ranges lying inside the network other than the address's own."""
+    inside = [r for r in special_ranges.inside(s.version, s.network, s.prefixlen) if r != row]
+    if not inside:
+        return []
+    shown_rows = ", ".join(f"{range_cidr(r)} {r.label} ({r.rfc})" for r in inside[:4])
+    more = f" and {len(inside) - 4} more" if len(inside) > 4 else ""
+    return [("also inside", shown_rows + more)]
 
 
 def _forms_v6(s: Subnet) -> list[str]:
@@ -279,7 +295,8 @@ def _facts_v6(s: Subnet, row: SpecialRange) -> list[str]:
     if not row_covers(row, s):
         pairs.append(("note", f"{s.network_text} is larger than the {row.label} range {range_cidr(row)}: "
                               f"only part of it is {row.label}"))
-    pairs.append(("this address", role_text(s)))
+    pairs += _inside_notes(s, row)
+    pairs.append(("this address", role_text(s, row)))
     return _key_values(pairs)
 
 
@@ -316,6 +333,8 @@ def overview_json(s: Subnet) -> dict:
         "kind_range": range_cidr(row) or None,
         "kind_covers_network": row_covers(row, s),
         "address_role": s.address_role,
+        "special_ranges_inside": [f"{range_cidr(r)}" for r in special_ranges.inside(v, s.network, s.prefixlen)
+                                  if r != row],
         "binary": {
             "address": binary_text(v, s.address),
             "netmask": binary_text(v, s.netmask),
