@@ -33,26 +33,54 @@ def test_reverse_loopback_matches_getent_hosts():
     assert got.name == fields[1]
 
 
-def test_own_host_name_resolves_like_getent():
-    import socket
+@pytest.fixture
+def dns_lab(lab, tmp_path):
+    from tests.lab.dns import close_dns_lab, open_dns_lab
 
-    name = names.host_name()
-    assert name == socket.gethostname()
-    oracle = _getent("ahosts", name)
-    if oracle.returncode != 0:
-        with pytest.raises(RuntimeFailure):
-            names.forward(name)
-        return
-    expected = {line.split()[0] for line in oracle.stdout.splitlines() if line.strip()}
-    assert {a for _f, a in names.forward(name).addresses} == expected
+    built = open_dns_lab(lab, tmp_path)
+    try:
+        yield built
+    finally:
+        close_dns_lab(built)
 
 
-def test_no_such_name_is_named_as_such():
-    oracle = _getent("ahosts", "ni-absent.invalid")
-    assert oracle.returncode == 2
-    with pytest.raises(RuntimeFailure) as caught:
-        names.forward("ni-absent.invalid", 5)
-    assert "no such name" in caught.value.message or "temporary failure" in caught.value.message
+# Names that are not in /etc/hosts are only ever asked of the lab's own dnsmasq: a test
+# must not send queries to the machine's configured resolver.
+_IN_NAMESPACE = """
+import json, sys
+from netinspect.adapters import names
+from netinspect.core.errors import RuntimeFailure
+out = []
+for kind, arg in json.loads(sys.argv[1]):
+    try:
+        r = names.forward(arg, 3) if kind == "forward" else names.reverse(arg, 3)
+        out.append({"ok": True, **r.__dict__})
+    except RuntimeFailure as error:
+        out.append({"ok": False, "error": error.message})
+print(json.dumps(out))
+"""
+
+
+def _in_namespace(host, *calls):
+    import json
+    import sys
+
+    result = host.run(sys.executable, "-c", _IN_NAMESPACE, json.dumps(calls), timeout=60)
+    return json.loads(result.stdout)
+
+
+def test_forward_reverse_and_no_such_name_against_lab_dns(dns_lab):
+    from tests.lab.dns import CNAME, HOST_RECORD, NX_DOMAIN
+
+    client = dns_lab.client
+    alias, host, nx = _in_namespace(client, ("forward", CNAME[0]), ("reverse", HOST_RECORD[1]),
+                                    ("forward", f"ni-absent.{NX_DOMAIN}"))
+    oracle = client.run("getent", "ahosts", CNAME[0]).stdout.splitlines()
+    assert alias["ok"] and {a for _f, a in alias["addresses"]} == {line.split()[0] for line in oracle}
+    assert alias["canonical"] == oracle[0].split()[2] == HOST_RECORD[0]
+    assert host["ok"] and host["name"] == client.run("getent", "hosts", HOST_RECORD[1]).stdout.split()[1]
+    assert client.run("getent", "ahosts", f"ni-absent.{NX_DOMAIN}", check=False).returncode == 2
+    assert not nx["ok"] and "no such name (EAI_NONAME)" in nx["error"]
 
 
 def test_deadline_stops_waiting_for_a_call_that_does_not_return():
