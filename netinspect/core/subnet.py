@@ -227,10 +227,10 @@ def parse_ipv4(text: str) -> int:
     for part in parts:
         if len(part) > 1 and part[0] == "0":
             reading = inet_aton_reading(text)
-            also = f" and inet_aton would read the address as {format_ipv4(reading)}" if reading is not None else ""
+            also = f" (this address as {format_ipv4(reading)})" if reading is not None else ""
             raise AddressSyntaxError(
                 f"part '{part}' has a leading zero, which is ambiguous: inet_aton reads a leading 0 as octal"
-                f"{also}; write it without leading zeros")
+                f"{also}, other parsers as decimal; write it without leading zeros")
         octet = _ascii_decimal(part)
         if octet > 255:
             raise AddressSyntaxError(f"part '{part}' is above 255")
@@ -516,7 +516,8 @@ def _parse_subnet(text: str, mask_word: str | None) -> Subnet:
         if len(words) == 2 and "/" not in words[0] and "/" not in words[1]:
             text, mask_word = words  # "192.168.12.84 255.255.255.0" quoted as one word
         elif len(words) > 1:
-            raise AddressSyntaxError("space inside the address; write 192.168.12.84/24 with no spaces")
+            raise AddressSyntaxError("space inside the text; write 192.168.12.84/24 with no spaces, "
+                                     "or the address and the mask as two words")
         else:
             text = words[0]
     if text.count("/") > 1:

@@ -166,16 +166,19 @@ def overview_text(subnet: Subnet, color: bool = False) -> str:
 
 def _derivation_v4(s: Subnet, color: bool) -> list[str]:
     p = s.prefixlen
+    network_tag = "network"
     if s.prefixlen == 32:
+        network_tag = "network: the address itself"
         last_tag = "the address itself: a /32 has no broadcast"
     elif s.prefixlen == 31:
+        network_tag = "network, and a host (RFC 3021)"
         last_tag = "last address, a host: a /31 has no broadcast (RFC 3021)"
     else:
         last_tag = "broadcast"
     rows = [
         ("address", s.address, ""),
         (f"mask /{p}", s.netmask, ""),
-        ("address AND mask", s.network, "network"),
+        ("address AND mask", s.network, network_tag),
         ("NOT mask", s.hostmask, "wildcard"),
         ("network OR NOT mask", s.last_address, last_tag),
     ]
