@@ -360,3 +360,56 @@ class LiveCapture:
                 "linktype": self.linktype, "loopback_dedup": self.is_loopback,
                 "packets": self.stats.received, "kernel_drops": self.stats.kernel_drops,
                 "checksum_offloaded": self.stats.checksum_offloaded}
+
+
+def analyse_frames(frames, keep_segments: bool = True):
+    """The shared pipeline: frames -> decode -> tracker. Returns (tracker, segment count).
+
+    Live capture and file review feed the same decoder and tracker; only the source of
+    the frames differs.
+    """
+    from netinspect.core.tracker import ConnectionTracker
+    from netinspect.wire.decode import decode_frame
+
+    tracker = ConnectionTracker(keep_segments=keep_segments)
+    segments = 0
+    for frame in frames:
+        segment = decode_frame(frame).segment
+        if segment is not None:
+            segments += 1
+            tracker.feed(segment)
+    tracker.finish()
+    return tracker, segments
+
+
+def route_interface(ip: str, family: int) -> str:
+    """The interface the kernel would send to `ip` from (lo when `ip` is one of ours)."""
+    probe = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        probe.connect((ip, 9))          # UDP connect: a route lookup, no packet is sent
+        source = probe.getsockname()[0]
+    except OSError as error:
+        raise RuntimeFailure(f"no route to {ip}: {error.strerror or error}") from None
+    finally:
+        probe.close()
+    import netifaces
+
+    local_owner = None
+    source_owner = None
+    for name in interface_names():
+        try:
+            addresses = netifaces.ifaddresses(name).get(netifaces.AF_INET6 if family == socket.AF_INET6 else netifaces.AF_INET, [])
+        except ValueError:
+            continue
+        for entry in addresses:
+            address = entry.get("addr", "").split("%", 1)[0]
+            if address == ip:
+                local_owner = name
+            if address == source:
+                source_owner = name
+    if local_owner is not None or ip == source:
+        # Traffic to one of this host's own addresses goes through loopback.
+        return "lo"
+    if source_owner is None:
+        raise RuntimeFailure(f"cannot tell which interface reaches {ip} (source {source}); name it with --iface")
+    return source_owner
