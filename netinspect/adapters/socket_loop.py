@@ -117,7 +117,8 @@ def _open_socket(host: str, port: int, kind: int, reuseaddr: bool) -> socket.soc
         if error.errno == errno.EADDRINUSE:
             if reuseaddr or kind == socket.SOCK_DGRAM:
                 raise RuntimeFailure(f"cannot listen on {where}: address already in use: another program is bound to "
-                                     "it (choose another --port, or stop that program)") from None
+                                     "it, or a server that ran without SO_REUSEADDR left a connection in TIME_WAIT "
+                                     "(choose another --port, stop that program, or wait up to 60 s)") from None
             raise RuntimeFailure(f"cannot listen on {where}: address already in use: {TIME_WAIT_SENTENCE}") from None
         if error.errno == errno.EADDRNOTAVAIL:
             raise BadInput(f"bind address {host!r} is not an address of this machine; accepted: one of its "
