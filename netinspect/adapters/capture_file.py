@@ -213,7 +213,10 @@ class CaptureReader:
         frames are counted in stats.malformed and stats.malformed_reasons.
         """
         decoder = RecordDecoder(self.stats, payload_prefix, all_options)
-        return self._walk(decoder.decode, skip_none=True)
+        if self.format == "pcap":
+            self._claim()
+            return self._records_pcap(decoder)
+        return self._guarded(self._walk_pcapng(decoder.decode, True))
 
     def decoded(self) -> Iterator:
         """Every frame through wire.decode.decode_frame (all fields; slower than records())."""
@@ -225,12 +228,18 @@ class CaptureReader:
             yield d
 
     def _walk(self, emit, skip_none: bool = False):
+        walker = self._walk_pcap if self.format == "pcap" else self._walk_pcapng
+        return self._guarded(walker(emit, skip_none))
+
+    def _claim(self) -> None:
         if self._used:
             raise RuntimeError("a CaptureReader can be iterated once")
         self._used = True
-        walker = self._walk_pcap if self.format == "pcap" else self._walk_pcapng
+
+    def _guarded(self, generator):
+        self._claim()
         try:
-            yield from walker(emit, skip_none)
+            yield from generator
         finally:
             self.close()
 
@@ -250,9 +259,9 @@ class CaptureReader:
         return buf[off:] + chunk, 0, base + off, False
 
     # -- classic pcap ----------------------------------------------------------------
-    def _walk_pcap(self, emit, skip_none):
+    def _pcap_header(self):
+        """Read the file header: (buffer so far, record struct, header size, ns per fraction unit, linktype)."""
         path = self.path
-        stats = self.stats
         buf = self._head + self._read(CHUNK, 4)
         if len(buf) < 24:
             raise CaptureFileError(path, len(buf), f"pcap file header cut off ({len(buf)} of 24 bytes)")
@@ -260,8 +269,56 @@ class CaptureReader:
         major, minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(order + "HHiIII", buf, 4)
         if major != 2:
             raise CaptureFileError(path, 4, f"unsupported pcap version {major}.{minor} (expected 2.x)")
-        linktype = network & 0x0FFFFFFF & 0xFFFF
-        record = struct.Struct(order + "IIII")
+        # The upper bits may carry FCS information; the link type is the low 16 bits.
+        linktype = network & 0xFFFF
+        # The modified (Kuznetzov) format appends ifindex, protocol, pkt_type and padding.
+        record = struct.Struct(order + "IIII" + ("8x" if rec_len == 24 else ""))
+        return buf, record, rec_len, unit, linktype
+
+    def _records_pcap(self, decoder):
+        path = self.path
+        stats = self.stats
+        buf, record, rec_len, unit, linktype = self._pcap_header()
+        base = 0
+        off = 24
+        index = 0
+        walk = decoder.walk_pcap
+        rec_len = record.size
+        try:
+            while True:
+                before = index
+                out, off, index, captured, reason = walk(buf, off, record, unit, linktype, index, MAX_RECORD)
+                stats.frames = index
+                stats.captured_bytes += captured
+                yield from out
+                if reason:
+                    raise CaptureFileError(path, base + off, reason)
+                if index > before and off + rec_len <= len(buf):
+                    continue  # the batch ended, not the buffer (a cut record comes back here once)
+                buf, off, base, eof = self._fill(buf, off, base, 0)
+                if eof:
+                    self._pcap_tail(buf, off, base, record)
+                    return
+        finally:
+            self.close()
+
+    def _pcap_tail(self, buf, off, base, record):
+        """At the end of the file: fine when nothing is left, damage when a record is cut."""
+        left = len(buf) - off
+        if left == 0:
+            return
+        rec_len = record.size
+        if left < rec_len:
+            raise CaptureFileError(self.path, base + off, f"record header cut off ({left} of {rec_len} bytes)")
+        caplen = record.unpack_from(buf, off)[2]
+        if caplen > MAX_RECORD:
+            raise CaptureFileError(self.path, base + off, f"record length {caplen} exceeds the cap of {MAX_RECORD} bytes")
+        raise CaptureFileError(self.path, base + off, f"record data cut off ({left - rec_len} of {caplen} bytes)")
+
+    def _walk_pcap(self, emit, skip_none):
+        path = self.path
+        stats = self.stats
+        buf, record, rec_len, unit, linktype = self._pcap_header()
         unpack = record.unpack_from
         base = 0
         off = 24
@@ -289,14 +346,8 @@ class CaptureReader:
                 stats.captured_bytes = captured
                 buf, off, base, eof = self._fill(buf, off, base, 0)
                 if eof:
-                    left = len(buf) - off
-                    if left == 0:
-                        return
-                    if left < rec_len:
-                        raise CaptureFileError(path, base + off, f"record header cut off ({left} of {rec_len} bytes)")
-                    caplen = unpack(buf, off)[2]
-                    raise CaptureFileError(path, base + off,
-                                           f"record data cut off ({left - rec_len} of {caplen} bytes)")
+                    self._pcap_tail(buf, off, base, record)
+                    return
         finally:
             stats.frames = index
             stats.captured_bytes = captured

@@ -47,6 +47,7 @@ PROTO_UDP = 17
 PROTO_ICMPV6 = 58
 
 PAYLOAD_PREFIX = 64      # payload bytes kept on a Segment by decode_frame
+ENDPOINT_CACHE = 16384   # (address, port) pairs kept as ready Endpoint objects
 
 
 @dataclass(slots=True)
@@ -371,10 +372,10 @@ class RecordDecoder:
                     if hlen >= 20 and hlen + 20 <= avail and (total <= avail or caplen < wire_len) and total >= 20 + hlen:
                         pair = endpoints.get(key)
                         if pair is None:
-                            if len(endpoints) > 262144:
+                            if len(endpoints) > ENDPOINT_CACHE:
                                 endpoints.clear()
-                            pair = endpoints[key] = (EP(v4text(key[0:4]), (key[8] << 8) | key[9]),
-                                                     EP(v4text(key[4:8]), (key[10] << 8) | key[11]))
+                            pair = endpoints[key] = (new_tuple(EP, (v4text(key[0:4]), (key[8] << 8) | key[9])),
+                                                     new_tuple(EP, (v4text(key[4:8]), (key[10] << 8) | key[11])))
                         plen = total - 20 - hlen
                         opts = None
                         malformed = ""
@@ -395,7 +396,7 @@ class RecordDecoder:
                     if hlen >= 20 and hlen <= avail and (plen6 <= avail or caplen < wire_len) and plen6 >= hlen:
                         pair = endpoints.get(key)
                         if pair is None:
-                            if len(endpoints) > 262144:
+                            if len(endpoints) > ENDPOINT_CACHE:
                                 endpoints.clear()
                             pair = endpoints[key] = (EP(v6text(key[0:16]), (key[32] << 8) | key[33]),
                                                      EP(v6text(key[16:32]), (key[34] << 8) | key[35]))
@@ -429,3 +430,96 @@ class RecordDecoder:
         if record.__class__ is Segment and not self.all_options and not record.flags & SYN:
             record.options = None
         return record
+
+    def walk_pcap(self, buf, off: int, record: struct.Struct, unit: int, linktype: int,
+                  index: int, cap: int, batch: int = 512) -> tuple[list, int, int, int, str]:
+        """Decode every complete classic-pcap record in buf[off:] into a list of records.
+
+        The hot loop of `review`: pure (bytes in, records out), inlined fast path, no
+        generator switch per packet. Returns (records, offset after the last complete
+        record, next frame index, captured bytes, reason): reason is non-empty when a
+        record length exceeds `cap`, and the offset then points at that record's header.
+        At most `batch` frames are taken per call: a short list keeps the records young for
+        the garbage collector and warm in the CPU cache while the consumer handles them.
+        """
+        out: list = []
+        append = out.append
+        layout = FAST_LAYOUTS.get(linktype)
+        slow = self.decode
+        unpack = record.unpack_from
+        rec_len = record.size
+        n = len(buf)
+        captured = 0
+        if layout is None:
+            while off + rec_len <= n:
+                sec, frac, caplen, wire_len = unpack(buf, off)
+                if caplen > cap:
+                    return out, off, index, captured, f"record length {caplen} exceeds the cap of {cap} bytes"
+                p = off + rec_len
+                if p + caplen > n:
+                    break
+                item = slow(buf, p, caplen, wire_len, sec * 1000000000 + frac * unit, index, linktype, 0)
+                if item is not None:
+                    append(item)
+                index += 1
+                captured += caplen
+                off = p + caplen
+            return out, off, index, captured, ""
+        endpoints = self._endpoints
+        stats = self.stats
+        prefix = self.payload_prefix
+        option_mask = 0xFF if self.all_options else SYN
+        parse_options = tcp.parse_options
+        v4text = ipv4_text
+        Seg = Segment
+        EP = Endpoint
+        new_tuple = tuple.__new__   # Endpoint(ip, port) without its Python-level __new__
+        stop = index + batch
+        l3 = layout.l3
+        v4 = layout.v4.unpack_from
+        v4_tags = layout.v4_tags
+        v4_min = l3 + 40
+        tcp_at = l3 + 20
+        while off + rec_len <= n and index < stop:
+            sec, frac, caplen, wire_len = unpack(buf, off)
+            if caplen > cap:
+                return out, off, index, captured, f"record length {caplen} exceeds the cap of {cap} bytes"
+            p = off + rec_len
+            if p + caplen > n:
+                break
+            off = p + caplen
+            captured += caplen
+            if caplen >= v4_min:
+                tag, vihl, total, frag, _ttl, proto, key, seq, ack, offb, flags, win = v4(buf, p)
+                if vihl == 0x45 and proto == 6 and not frag & 0x3FFF and tag in v4_tags:
+                    hlen = (offb >> 4) << 2
+                    avail = caplen - l3
+                    if 20 <= hlen <= avail - 20 and 20 + hlen <= total and (total <= avail or caplen < wire_len):
+                        pair = endpoints.get(key)
+                        if pair is None:
+                            if len(endpoints) > ENDPOINT_CACHE:
+                                endpoints.clear()
+                            pair = endpoints[key] = (new_tuple(EP, (v4text(key[0:4]), (key[8] << 8) | key[9])),
+                                                     new_tuple(EP, (v4text(key[4:8]), (key[10] << 8) | key[11])))
+                        if flags & option_mask and hlen > 20:
+                            opts, malformed = parse_options(buf, p + v4_min, p + tcp_at + hlen)
+                            if malformed:
+                                stats.flag(malformed)
+                        else:
+                            opts = None
+                            malformed = ""
+                        plen = total - 20 - hlen
+                        if prefix and plen:
+                            s = p + tcp_at + hlen
+                            payload = buf[s:min(s + plen, s + prefix, off)]
+                        else:
+                            payload = b""
+                        append(Seg(sec * 1000000000 + frac * unit, pair[0], pair[1], seq, ack, flags, win, plen,
+                                   index, opts, payload, malformed))
+                        index += 1
+                        continue
+            item = slow(buf, p, caplen, wire_len, sec * 1000000000 + frac * unit, index, linktype, 0)
+            if item is not None:
+                append(item)
+            index += 1
+        return out, off, index, captured, ""

@@ -59,7 +59,18 @@ def decode(buf, offset: int, end: int) -> TcpHeader | str:
     return TcpHeader(sport, dport, seq, ack, hlen, flags, window, urg, offset + MIN_LEN, opt_end, malformed)
 
 
+# The options Linux puts on SYN and SYN-ACK, in its order: MSS, SACK-permitted, timestamps,
+# NOP, window scale (20 bytes). Recognised in one comparison and one unpack, since every
+# connection starts with two of them.
+LINUX_SYN = struct.Struct("!BBHHBBII3sB")
+_LINUX_SYN_SIGNATURE = (2, 4, 0x0402, 8, 10, b"\x01\x03\x03")
+
+
 def parse_options(buf, start: int, end: int) -> tuple[TcpOptions, str]:
+    if end - start == 20:
+        k_mss, l_mss, mss, sackp, k_ts, l_ts, ts_val, ts_ecr, nop_ws, wscale = LINUX_SYN.unpack_from(buf, start)
+        if (k_mss, l_mss, sackp, k_ts, l_ts, nop_ws) == _LINUX_SYN_SIGNATURE:
+            return TcpOptions(mss, wscale, True, (), ts_val, ts_ecr), ""
     opts = TcpOptions()
     malformed = ""
     sacks = []
