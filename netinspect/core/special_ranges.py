@@ -42,7 +42,7 @@ class SpecialRange:
 # (cidr, kind, label, phrase, rfc, not_a_host)
 _IPV4_ROWS = [
     ("0.0.0.0/8", "this-network", '"this network"', '"this network" block', "RFC 791", True),
-    ("0.0.0.0/32", "unspecified", "unspecified (this host on this network)", "unspecified address", "RFC 1122", True),
+    ("0.0.0.0/32", "unspecified", "unspecified, this host on this network", "unspecified address", "RFC 1122", True),
     ("10.0.0.0/8", "private-use", "private-use", "private network", "RFC 1918", False),
     ("100.64.0.0/10", "shared-address-space", "shared address space (carrier-grade NAT)",
      "shared address space (carrier-grade NAT)", "RFC 6598", False),

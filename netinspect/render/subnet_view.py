@@ -89,28 +89,26 @@ def summary_sentence(subnet: Subnet, row: SpecialRange) -> str:
     net = subnet.network_text
     rfc = "" if is_default_row(row) else f" ({row.rfc})"
     role = subnet.address_role
-    if not row_covers(row, subnet):
-        place = f"the network {net}; the address itself is {row.label}{rfc}"
+    if row_covers(row, subnet):
+        place, suffix = f"the {row.phrase} {net}{rfc}", ""
     else:
-        place = f"the {row.phrase} {net}{rfc}"
+        place, suffix = f"the network {net}", f"; the address itself is {row.label}{rfc}"
     if role == "single-host":
-        kind = row.label if is_default_row(row) else f"{row.label}{rfc}"
-        if row.not_a_host:
-            return f"{subnet}: a single address, {kind}"
-        return f"{subnet}: a single host, {kind}"
+        kind = f"{row.label}{rfc}"
+        return f"{subnet}: a single {'address' if row.not_a_host else 'host'}, {kind}"
     if role == "point-to-point":
         p2p = rfc_for_point_to_point(subnet.version)
         return f"{subnet}: one of the two hosts of the point-to-point link {net} ({p2p}); {row.label}{rfc}"
     if role == "network":
-        return f"{subnet}: the network address of {place}"
+        return f"{subnet}: the network address of {place}{suffix}"
     if role == "broadcast":
-        return f"{subnet}: the broadcast address of {place}"
+        return f"{subnet}: the broadcast address of {place}{suffix}"
     if role == "subnet-router-anycast":
-        return (f"{subnet}: {place}, given by its first address, the Subnet-Router anycast address "
-                "(host part all zeros)")
+        return (f"{subnet}: {place}, given by its first address (the Subnet-Router anycast address, "
+                f"host part all zeros){suffix}")
     if row.not_a_host:
-        return f"{subnet}: an address in {place}"
-    return f"{subnet}: a host in {place}"
+        return f"{subnet}: an address in {place}{suffix}"
+    return f"{subnet}: a host in {place}{suffix}"
 
 
 def role_text(subnet: Subnet, row: SpecialRange | None = None) -> str:
