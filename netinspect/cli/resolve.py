@@ -62,7 +62,7 @@ def run(args, env) -> int:
                         break  # the server is not answering: do not wait again for each type
                     continue
                 results.append({"kind": "dns", "query": target.text, "qname": qname, "type": qtype,
-                                "server": f"{server[0]}:{server[1]}", "rcode": answer.rcode,
+                                "server": f"[{server[0]}]:{server[1]}" if ":" in server[0] else f"{server[0]}:{server[1]}", "rcode": answer.rcode,
                                 "records": [r.as_json() for r in answer.records]})
                 if answer.rcode == "NXDOMAIN":
                     # The name does not exist for any type: asking for the others adds nothing.

@@ -44,12 +44,12 @@ class ResolverFiles:
 class Dnsmasq:
     """dnsmasq in the foreground inside one namespace, logging every query to a file."""
 
-    def __init__(self, host: Host, listen: str, workdir: Path, extra: list[str] | None = None):
+    def __init__(self, host: Host, listen: list[str], workdir: Path, extra: list[str] | None = None):
         self.log = workdir / f"dnsmasq-{host.netns}.log"
         self.pidfile = workdir / f"dnsmasq-{host.netns}.pid"
         self.log.write_text("")
         argv = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                "--port", "53", "--listen-address", listen, "--bind-interfaces",
+                "--port", "53", *(f"--listen-address={address}" for address in listen), "--bind-interfaces",
                 f"--pid-file={self.pidfile}", "--log-queries", f"--log-facility={self.log}",
                 f"--local-ttl={TTL}", "--user=root",
                 f"--address=/{DOMAIN}/10.77.9.9",
@@ -94,7 +94,7 @@ class DnsLab:
 def open_dns_lab(lab, workdir: Path, *, extra: list[str] | None = None):
     """Build a DnsLab on `lab`; the caller closes it with `close_dns_lab` in finally."""
     client, server = lab.pair()
-    dnsmasq = Dnsmasq(server, server.ip4, workdir, extra)
+    dnsmasq = Dnsmasq(server, [server.ip4, server.ip6], workdir, extra)
     try:
         files = ResolverFiles(client, server.ip4)
     except BaseException:
