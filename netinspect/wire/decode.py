@@ -358,6 +358,7 @@ class RecordDecoder:
         v6text = ipv6_text
         Seg = Segment
         EP = Endpoint
+        new_tuple = tuple.__new__   # Endpoint(ip, port) without its Python-level __new__
 
         def decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
             layout = layouts.get(linktype)
