@@ -59,8 +59,8 @@ def _gai_cause(error: socket.gaierror, name: str) -> str:
     code = error.errno
     table = {
         getattr(socket, "EAI_NONAME", -2): "no such name (EAI_NONAME)",
-        getattr(socket, "EAI_AGAIN", -3): "temporary failure in name resolution: the DNS server did not answer "
-                                          "or answered SERVFAIL (EAI_AGAIN)",
+        getattr(socket, "EAI_AGAIN", -3): "temporary failure in name resolution: the DNS server did not answer, "
+                                          "or refused or failed the query (EAI_AGAIN)",
         getattr(socket, "EAI_FAIL", -4): "non-recoverable failure in name resolution (EAI_FAIL)",
         getattr(socket, "EAI_NODATA", -5): "the name exists but has no address records (EAI_NODATA)",
         getattr(socket, "EAI_ADDRFAMILY", -9): "the name has no address in the requested family (EAI_ADDRFAMILY)",

@@ -122,6 +122,14 @@ def test_host_name_without_arguments(dns_lab, tmp_path):
     assert {a["address"] for a in doc["results"][0]["addresses"]} == _getent_addresses(client, name) == {"10.77.9.30", "fd77:0:0:9::30"}
 
 
+def test_temporary_failure_when_the_server_refuses(dns_lab):
+    # dnsmasq has no upstream: a name outside its own domains is answered REFUSED.
+    result = _run(dns_lab.client, "other.ni-other.example")
+    assert result.returncode == 1
+    assert "temporary failure" in result.stderr and "EAI_AGAIN" in result.stderr and "no network" not in result.stderr
+    assert any("other.ni-other.example" in q for q in dns_lab.dnsmasq.queries())
+
+
 def test_server_records_with_ttl(dns_lab):
     server = dns_lab.server.ip4
     result = _run(dns_lab.client, "--server", server, "--type", "A,AAAA,CNAME", CNAME[0], HOST_RECORD[1], "--json")
