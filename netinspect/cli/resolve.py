@@ -105,7 +105,8 @@ def run(args, env) -> int:
 
         blocks = []
         if host is not None:
-            blocks.append(resolve_view.render_host(host))
+            blocks.append(resolve_view.render_host(host, results[0] if results else None))
+            results = results[1:]
         for result in results:
             if result["kind"] == "dns":
                 blocks.append(resolve_view.render_dns(result))

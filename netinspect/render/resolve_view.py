@@ -28,8 +28,14 @@ def render_reverse(result: dict) -> str:
     return result["address"] + "\n" + "\n".join("  " + line for line in key_values(pairs).splitlines())
 
 
-def render_host(host: dict) -> str:
+def render_host(host: dict, found: dict | None) -> str:
+    """This host's name (gethostname) and, when the lookup worked, its addresses."""
     pairs = [("host name", host["hostname"])]
+    if found is not None:
+        if found.get("canonical") and found["canonical"] != found["name"]:
+            pairs.append(("canonical name", found["canonical"]))
+        for addr in found["addresses"]:
+            pairs.append(("IPv4" if addr["family"] == "inet" else "IPv6", addr["address"]))
     return key_values(pairs)
 
 

@@ -120,6 +120,9 @@ def test_host_name_without_arguments(dns_lab, tmp_path):
     doc = json.loads(result.stdout)
     assert doc["host"]["hostname"] == name == client.run("hostname").stdout.strip()
     assert {a["address"] for a in doc["results"][0]["addresses"]} == _getent_addresses(client, name) == {"10.77.9.30", "fd77:0:0:9::30"}
+    text = _run(client).stdout.splitlines()
+    assert text[0].split() == ["host", "name", name]
+    assert sorted(line.split()[0] + " " + line.split()[1] for line in text[1:]) == ["IPv4 10.77.9.30", "IPv6 fd77:0:0:9::30"]
 
 
 def test_temporary_failure_when_the_server_refuses(dns_lab):
