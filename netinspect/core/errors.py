@@ -10,14 +10,21 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+def printable_one_line(text) -> str:
+    """Whitespace runs folded to one space; other unprintable characters shown escaped."""
+    folded = " ".join(str(text).split())
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in folded)
+
+
 class NetinspectError(Exception):
     """Base class: a one-line message and the exit status it maps to."""
 
     exit_status = EXIT_FAILURE
 
     def __init__(self, message: str):
-        # One line, always: a message from the network or a file must not break the format.
-        super().__init__(" ".join(str(message).split()))
+        # One line, always, and no raw control characters: the message may quote text from
+        # the user, the network or a file, which must not move the cursor or recolour a terminal.
+        super().__init__(printable_one_line(message))
 
     @property
     def message(self) -> str:

@@ -20,3 +20,15 @@ def test_unknown_command_is_one_line_exit_2(cli):
     assert result.err.count("\n") == 1
     assert "frobnicate" in result.err
     assert "Traceback" not in result.err
+
+
+def test_error_messages_escape_control_characters(cli):
+    result = cli("frobnicate\x1b[31mX")
+    assert result.status == 2
+    assert "\x1b" not in result.err
+    assert "\\x1b" in result.err
+
+
+def test_argparse_extra_arguments_are_escaped(cli):
+    result = cli("--version", "--nope\x07")
+    assert "\x07" not in result.err
