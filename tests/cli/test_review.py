@@ -1,0 +1,219 @@
+"""`netinspect review` end to end, in process, on the real sample captures in captures/."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netinspect.render.review_view import CSV_FIELDS
+from tests.conftest import need_tool
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+SCENARIOS = CAPTURES / "scenarios.pcap"
+LOSSY = CAPTURES / "lossy-handshake.pcap"
+
+
+def _tshark_tcp_streams(path) -> int:
+    out = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "tcp and not icmp", "-T", "fields", "-e", "tcp.stream"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return len({line for line in out.split() if line})
+
+
+def _records(path, pos: int = 24):
+    """(offset, caplen) of every record of a classic little-endian pcap."""
+    data = Path(path).read_bytes()
+    out = []
+    while pos + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, pos + 8)[0]
+        out.append((pos, caplen))
+        pos += 16 + caplen
+    return out
+
+
+def test_text_table_counts_agree_with_tshark(cli):
+    need_tool("tshark")
+    result = cli("review", str(SCENARIOS))
+    assert result.status == 0, result.err
+    assert result.err == ""
+    first = result.out.splitlines()[0]
+    n = _tshark_tcp_streams(SCENARIOS)
+    assert f"{n} TCP connections" in first
+    assert f"{len(_records(SCENARIOS))} packets" in first
+    rows = [line for line in result.out.splitlines() if line.strip()[:1].isdigit() and "10.77" in line or "fd77" in line]
+    assert len([r for r in rows if ":70" in r]) >= n
+    for word in ("REJ", "RSTO", "SF", "refused", "three-segment", "UDP flows", "ICMP messages", "port unreachable",
+                 "conn_state:"):
+        assert word in result.out
+
+
+def test_jsonl_lines_load_and_match_the_json_document(cli):
+    jsonl = cli("review", "--jsonl", str(SCENARIOS))
+    assert jsonl.status == 0, jsonl.err
+    lines = [json.loads(line) for line in jsonl.out.splitlines()]
+    doc = json.loads(cli("review", "--json", str(SCENARIOS)).out)
+    assert doc["schema_version"] >= 1 and doc["kind"] == "review"
+    (file_doc,) = doc["files"]
+    assert [d["uid"] for d in file_doc["connections"]] == [d["uid"] for d in lines]
+    assert file_doc["summary"]["tcp_connections"] == sum(d["proto"] == "tcp" for d in lines)
+    assert file_doc["summary"]["udp_flows"] == sum(d["proto"] == "udp" for d in lines)
+    zeek = {"ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "duration", "orig_pkts",
+            "resp_pkts", "orig_bytes", "resp_bytes", "conn_state", "history", "handshake", "teardown",
+            "closed_by", "irtt", "retransmissions", "explanation"}
+    for line in lines:
+        assert zeek <= set(line)
+        assert line["file"] == str(SCENARIOS)
+        assert isinstance(line["ts"], float) and isinstance(line["duration"], float)
+    refused = [d for d in lines if d["conn_state"] == "REJ"]
+    assert len(refused) == 1 and refused[0]["irtt"] is None and "refused" in refused[0]["explanation"]
+
+
+def test_csv_loads_with_the_csv_module(cli):
+    result = cli("review", "--csv", str(SCENARIOS))
+    assert result.status == 0
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert list(rows[0].keys()) == CSV_FIELDS
+    lines = [json.loads(line) for line in cli("review", "--jsonl", str(SCENARIOS)).out.splitlines()]
+    assert len(rows) == len(lines)
+    for row, doc in zip(rows, lines):
+        assert row["uid"] == doc["uid"] and row["conn_state"] == doc["conn_state"]
+        assert int(row["orig_pkts"]) == doc["orig_pkts"] and row["id.resp_h"] == doc["id.resp_h"]
+
+
+def test_conn_ladder_and_unknown_connection(cli):
+    result = cli("review", str(SCENARIOS), "--conn", "0")
+    assert result.status == 0, result.err
+    for text in ("handshake 1/3", "handshake 3/3", "ESTABLISHED", "TIME_WAIT", "10.77.0.2:7001"):
+        assert text in result.out
+    ladder_doc = json.loads(cli("review", str(SCENARIOS), "--conn", "3", "--json").out)
+    (conn,) = ladder_doc["connections"]
+    assert conn["connection"]["conn_state"] == "RSTO"
+    assert len(conn["segments"]) == conn["connection"]["orig_pkts"] + conn["connection"]["resp_pkts"]
+    missing = cli("review", str(SCENARIOS), "--conn", "999")
+    assert missing.status == 2 and "--conn 999" in missing.err and len(missing.err.splitlines()) == 1
+    bad = cli("review", str(SCENARIOS), "--conn", "x")
+    assert bad.status == 2 and "'x'" in bad.err
+
+
+def test_host_and_port_select_but_keep_numbers(cli):
+    lines = [json.loads(line) for line in cli("review", "--jsonl", "--port", "7004", str(SCENARIOS)).out.splitlines()]
+    assert [d["id.resp_p"] for d in lines] == [7004]
+    everything = [json.loads(line) for line in cli("review", "--jsonl", str(SCENARIOS)).out.splitlines()]
+    assert lines[0]["uid"] == next(d["uid"] for d in everything if d["id.resp_p"] == 7004)
+    v6 = [json.loads(line) for line in cli("review", "--jsonl", "--host", "fd77::2", str(SCENARIOS)).out.splitlines()]
+    assert v6 and all(d["id.resp_h"] == "fd77::2" for d in v6)
+    assert cli("review", "--jsonl", "--host", "10.9.9.9", str(SCENARIOS)).out == ""
+    for option, value in (("--host", "10.77.0.300"), ("--port", "70000"), ("--jobs", "0")):
+        bad = cli("review", option, value, str(SCENARIOS))
+        assert bad.status == 2 and value in bad.err and "Traceback" not in bad.err
+
+
+def test_truncated_file_gives_partial_result_then_offset_and_status_1(cli, tmp_path):
+    records = _records(SCENARIOS)
+    cut_at, caplen = records[40]
+    damaged = tmp_path / "cut.pcap"
+    damaged.write_bytes(SCENARIOS.read_bytes()[:cut_at + 16 + caplen // 2])
+    result = cli("review", str(damaged))
+    assert result.status == 1
+    assert "40 packets" in result.out.splitlines()[0]       # everything before the cut is shown
+    (line,) = result.err.splitlines()
+    assert str(damaged) in line and f"offset {cut_at}" in line and "Traceback" not in result.err
+
+
+def test_record_length_beyond_the_cap_stops_the_read(cli, tmp_path):
+    records = _records(SCENARIOS)
+    at = records[10][0]
+    data = bytearray(SCENARIOS.read_bytes())
+    struct.pack_into("<II", data, at + 8, 0x7FFFFFF0, 0x7FFFFFF0)
+    damaged = tmp_path / "huge.pcap"
+    damaged.write_bytes(bytes(data))
+    result = cli("review", "--jsonl", str(damaged))
+    assert result.status == 1
+    (line,) = result.err.splitlines()
+    assert f"offset {at}" in line and str(damaged) in line
+    for doc in map(json.loads, result.out.splitlines()):
+        assert doc["file"] == str(damaged)
+
+
+def test_not_a_capture_is_status_2_with_one_line(cli, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a capture\n")
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    for path in (text, empty, tmp_path / "missing.pcap"):
+        result = cli("review", str(path))
+        assert result.status == 2, (path, result.err)
+        assert len(result.err.splitlines()) == 1 and str(path) in result.err and "Traceback" not in result.err
+    mixed = cli("review", "--jsonl", str(SCENARIOS), str(text))
+    assert mixed.status == 2 and mixed.out.count("\n") > 5 and str(text) in mixed.err
+
+
+def test_gzip_and_pcapng_give_the_same_records(cli, tmp_path):
+    gz = tmp_path / "scenarios.pcap.gz"
+    gz.write_bytes(gzip.compress(SCENARIOS.read_bytes()))
+    plain = cli("review", "--csv", str(SCENARIOS)).out
+    assert cli("review", "--csv", str(gz)).out == plain.replace(str(SCENARIOS), str(gz))
+    if shutil.which("editcap"):
+        ng = tmp_path / "scenarios.pcapng"
+        subprocess.run(["editcap", "-F", "pcapng", str(SCENARIOS), str(ng)], check=True, timeout=60)
+        assert cli("review", "--csv", str(ng)).out == plain.replace(str(SCENARIOS), str(ng))
+
+
+def test_jobs_gives_the_same_output_as_one_process(cli):
+    files = [str(SCENARIOS), str(LOSSY), str(CAPTURES / "filtered-port.pcap")]
+    one = cli("review", "--jsonl", *files)
+    two = cli("review", "--jsonl", "--jobs", "2", *files)
+    assert one.status == two.status == 0
+    assert one.out == two.out and one.out.count("\n") > 10
+    text_one = cli("review", *files).out
+    assert cli("review", "--jobs", "2", *files).out == text_one
+
+
+def test_explain_adds_sentences_and_the_full_legend(cli):
+    result = cli("review", "--explain", str(LOSSY))
+    assert result.status == 0
+    assert "three-way handshake" in result.out and "retransmission" in result.out
+    for code in ("S0", "SF", "REJ", "RSTO", "OTH"):
+        assert f"  {code} " in result.out
+
+
+def _bench_module():
+    """bench/review (a script without .py) as a module, for its capture synthesiser."""
+    import importlib.util
+    from importlib.machinery import SourceFileLoader
+    path = str(Path(__file__).resolve().parents[2] / "bench" / "review")
+    loader = SourceFileLoader("bench_review", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench_review", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_progress_bar_only_on_a_terminal_and_for_large_input(cli, tmp_path):
+    big = tmp_path / "big.pcap"
+    _bench_module().synthesise(big, 24_000)          # about 21 MB: above the bar's threshold
+    quiet = cli("review", "--jsonl", str(big))
+    assert quiet.status == 0 and quiet.err == ""
+    assert quiet.out.count("\n") == 24_000
+    shown = cli("review", "--jsonl", str(big), tty=True)
+    assert shown.status == 0 and "big.pcap" in shown.err and "B/s" in shown.err
+    small = cli("review", "--jsonl", str(SCENARIOS), tty=True)
+    assert small.err == ""
+
+
+def test_large_capture_streams_rows_and_reuses_ports_correctly(cli, tmp_path):
+    big = tmp_path / "reuse.pcap"
+    # 30,000 connections from 28,232 ephemeral ports: some ports carry two connections.
+    packets = _bench_module().synthesise(big, 30_000)
+    result = cli("review", str(big))
+    assert result.status == 0
+    assert "large capture" in result.out.splitlines()[0]
+    assert f"{packets:,} packets" in result.out and "30,000 TCP connections" in result.out
+    rows = [line for line in result.out.splitlines() if "127.0.0.1:" in line]
+    assert len(rows) == 30_000 and all(" SF " in row for row in rows)
