@@ -162,3 +162,45 @@ def test_refused_in_a_namespace_send_no_dns_query(lab, tmp_path):
         assert f"ok.{DOMAIN}" in logged and f"ok2.{DOMAIN}" in logged
     finally:
         close_dns_lab(dns_lab)
+
+
+# --- property: for any text, refused (exit 2) and looked up are mutually exclusive ----------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_HOSTILE_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.sampled_from("ab-_.0x9\x00\t ８é:/%"), max_size=30),
+    st.builds(lambda label, n: ".".join([label] * n), st.text(alphabet="abc-", min_size=1, max_size=70), st.integers(1, 6)),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_HOSTILE_TEXT)
+def test_any_host_text_is_refused_or_looked_up_never_both(cli, monkeypatch, text):
+    calls = []
+
+    def no_such_name(*args, **kwargs):
+        calls.append(args)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    monkeypatch.setattr(socket, "gethostbyaddr", lambda *a: (calls.append(a), (_ for _ in ()).throw(socket.herror(1, "Unknown host")))[1])
+    result = cli("resolve", "--", text)
+    assert "Traceback" not in result.err and result.err.count("\n") == 1
+    if result.status == 2:
+        assert calls == []
+    else:
+        assert result.status == 1 and len(calls) == 1
+        assert "no such name" in result.err or "no name is recorded" in result.err
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_HOSTILE_TEXT)
+def test_any_port_text_is_answered_or_refused_in_one_line(text):
+    from tests.conftest import run_cli
+
+    result = run_cli("port", "--", text)
+    assert result.status in (0, 2)
+    assert "Traceback" not in result.err
+    assert (result.status == 2) == (result.err.count("\n") == 1)
