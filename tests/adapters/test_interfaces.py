@@ -4,7 +4,6 @@ tests/cli/test_iface.py, where the values are known in advance)."""
 import json
 import subprocess
 
-import pytest
 
 from netinspect.adapters import interfaces
 from tests.conftest import need_tool
