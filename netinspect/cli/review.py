@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
     out.add_argument("--csv", action="store_true", help="CSV with a header row, one row per connection or UDP flow")
     parser.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="review up to N files in parallel processes (default 1)")
     parser.add_argument("--ascii", action="store_true", help="ASCII arrows in the ladder")
+    from netinspect.cli import review_link  # cast summary and ARP exchanges (SPEC 1.7)
+    review_link.add_arguments(parser)
 
 
 def _conn_number(text: str) -> int:
@@ -105,6 +107,7 @@ def _reviews(args, env, options, sink):
                 sink.start(result.summary)
                 for record in result.records:
                     sink.record(record)
+                _link_sections(path, result.summary, args, env)
                 sink.end(result.summary)
                 yield path, result.summary
         return
@@ -122,6 +125,7 @@ def _reviews(args, env, options, sink):
                     if bar is not None:
                         bar.close()
                         bar = None
+                    _link_sections(path, item, args, env)
                     sink.end(item)
                     yield path, item
         except NetinspectError as error:
@@ -129,6 +133,13 @@ def _reviews(args, env, options, sink):
         finally:
             if bar is not None:
                 bar.close()
+
+
+def _link_sections(path, summary, args, env):
+    """Cast summary and ARP exchanges (cli/review_link.py), only where a summary is printed."""
+    if args.conn is None and not args.jsonl and not args.csv:
+        from netinspect.cli import review_link
+        review_link.augment(path, summary, args, env.color)
 
 
 def _stream(path, options, bar):

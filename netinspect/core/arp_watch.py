@@ -24,7 +24,7 @@ class ArpPacket(NamedTuple):
     sender_ip: str
     target_mac: str
     target_ip: str
-    frame_index: int = 0
+    frame_index: int = 0    # as the producer numbers frames (review and layers: 1 for the first)
     eth_src: str = ""
     eth_dst: str = ""
 

@@ -87,7 +87,7 @@ def review_section(report, color: bool = False) -> str:
     """ARP section for `review`: exchanges, unanswered requests, gratuitous ARP, conflicts."""
     if report.packets == 0:
         return ""
-    lines = [paint(f"ARP: {report.packets} packets, {report.requests} requests, {report.replies} replies", "bold", color)]
+    lines = [paint(f"ARP: {_n(report.packets, 'packet')}, {_n(report.requests, 'request')}, {_n(report.replies, 'reply', 'replies')}", "bold", color)]
     if report.exchanges:
         lines.append(table(
             ([e.asker_ip, e.asker_mac, e.target_ip, e.answer_mac, str(e.requests),
@@ -122,3 +122,7 @@ def cast_section(summary, color: bool = False) -> str:
     if d["multicast_groups"]:
         lines.append("multicast groups: " + ", ".join(f"{g} ({n})" for g, n in d["multicast_groups"].items()))
     return "\n".join(lines)
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
