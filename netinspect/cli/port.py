@@ -71,7 +71,12 @@ def run(args, env) -> int:
         from netinspect.render.port_view import render_ports
 
         env.out(render_ports(rows, ranges, checks, color=env.color))
-    return 0 if all(c["state"] == "open" for c in checks) else 1
+    not_open = [f"{c['port']}/tcp {c['state']}" for c in checks if c["state"] != "open"]
+    if not_open:
+        # Exit 1 like `ncat -z`, with the one-line summary every failure gets on stderr.
+        env.err(f"netinspect: {target.text}: not every port is open: {', '.join(not_open)}")
+        return 1
+    return 0
 
 
 def _row(query, number, proto, service, range_class) -> dict:

@@ -122,6 +122,7 @@ def test_check_open_closed_filtered_across_namespaces(target):
         assert result.returncode == 1, result.stderr   # not all open
         states = {c["port"]: c["state"] for c in json.loads(result.stdout)["checks"]}
         assert states == {listening: "open", closed: "closed", dropped: "filtered"}, address
+        assert result.stderr == f"netinspect: {address}: not every port is open: {closed}/tcp closed, {dropped}/tcp filtered\n"
         assert time.monotonic() - started < 30      # bounded: the filtered port waits --timeout, not the kernel's 2 min
     result = a.run(sys.executable, "-m", "netinspect", "port", str(listening), "--check", b.ip4, "--timeout", "1",
                    check=False, timeout=60)
