@@ -43,6 +43,10 @@ class TcpState(enum.Enum):
     LAST_ACK = "LAST_ACK"
     TIME_WAIT = "TIME_WAIT"
 
+    # Members are singletons and compare by identity, so the identity hash is consistent
+    # and, unlike Enum's default, costs no Python call: the tracker looks states up per segment.
+    __hash__ = object.__hash__
+
     def __str__(self) -> str:
         return self.value
 
@@ -64,6 +68,8 @@ class TcpInput(enum.Enum):
     RECV_ACK_OF_FIN = "receive ACK of our FIN"
     RECV_FIN = "receive FIN"
     RECV_RST = "receive RST"
+
+    __hash__ = object.__hash__
 
     def __str__(self) -> str:
         return self.value
@@ -287,3 +293,28 @@ def receiver_inputs(flags: int, acks_our_fin: bool = False) -> tuple[TcpInput, .
     if flags & FIN:
         inputs += (TcpInput.RECV_FIN,)
     return inputs
+
+
+# Flag bits that decide the inputs: FIN, SYN, RST, ACK (0x17), plus one bit (0x20) for
+# ``fin_crossing`` (sender) or ``acks_our_fin`` (receiver). The tracker indexes these
+# precomputed tables instead of stepping input by input.
+_DECIDING = FIN | SYN | RST | ACK
+EXTRA_BIT = 0x20
+
+
+def _build(inputs_for):
+    table = {}
+    for state in TcpState:
+        row = []
+        for code in range(64):
+            flags = code & _DECIDING
+            extra = bool(code & EXTRA_BIT)
+            row.append(run(state, inputs_for(flags, extra)) if code & ~(_DECIDING | EXTRA_BIT) == 0 else state)
+        table[state] = row
+    return table
+
+
+#: ``SEND_NEXT[state][flags & 0x17 | (0x20 if fin_crossing)]`` is ``run(state, sender_inputs(...))``.
+SEND_NEXT = _build(sender_inputs)
+#: ``RECV_NEXT[state][flags & 0x17 | (0x20 if acks_our_fin)]`` is ``run(state, receiver_inputs(...))``.
+RECV_NEXT = _build(receiver_inputs)

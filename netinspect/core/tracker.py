@@ -59,9 +59,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from netinspect.core import zeek
 from netinspect.core.records import ACK, FIN, RST, SYN, Endpoint, Segment
-from netinspect.core.tcp_states import (
-    FINAL_STATES, TRANSITIONS, TcpState, receiver_inputs, sender_inputs,
-)
+from netinspect.core.tcp_states import EXTRA_BIT, FINAL_STATES, RECV_NEXT, SEND_NEXT, TcpState
 
 EMPTY: tuple = ()
 _MASK = 0xFFFFFFFF
@@ -102,6 +100,17 @@ def _seq_ge(a: int, b: int) -> bool:
     return ((a - b) & _MASK) < 0x80000000
 
 
+_tuple_new = tuple.__new__  # builds NamedTuples without the Python-level __new__ frame
+_ESTABLISHED = TcpState.ESTABLISHED
+_TIME_WAIT = TcpState.TIME_WAIT
+_CLOSED = TcpState.CLOSED
+_LISTEN = TcpState.LISTEN
+_SYN_SENT = TcpState.SYN_SENT
+_ZEEK_UPDATE = zeek.UPDATE
+_SEEN_ACK = zeek.SEEN_ACK
+_SEEN_DATA = zeek.SEEN_DATA
+
+
 class Event(NamedTuple):
     kind: str
     conn: "Connection"
@@ -133,15 +142,21 @@ class Row(NamedTuple):
     options: object
 
 
+# Indexes into _Half.counts (allocated at the first finding of a direction).
+_RETX, _SPURIOUS, _OOO, _LOST, _ZWIN, _KEEPALIVE, _DUPACK, _T_COUNT, _W_COUNT = range(9)
+_NOTE_SLOT = {RETRANSMISSION: _RETX, SPURIOUS_RETRANSMISSION: _SPURIOUS, OUT_OF_ORDER: _OOO,
+              LOST_SEGMENT: _LOST, ZERO_WINDOW: _ZWIN, KEEP_ALIVE: _KEEPALIVE, DUPLICATE_ACK: _DUPACK}
+_NO_COUNTS = (0,) * 9
+
+
 class _Half:
     """One direction: the endpoint that sends on this key, and its bookkeeping."""
 
     __slots__ = ("conn", "is_orig", "peer", "fast", "pkts", "bytes", "last_ts", "next_seq",
                  "last_ack", "last_win", "base", "isn", "fin_seq", "fin_acked", "state", "zstate",
-                 "seen", "last_syn", "last_fin", "last_rst", "retx", "ooo", "zwin", "dupack",
-                 "lost", "keepalive", "spurious", "adv_ts", "t_count", "w_count", "key")
+                 "seen", "last_syn", "last_fin", "last_rst", "adv_ts", "key", "counts")
 
-    def __init__(self, conn, is_orig, key):
+    def __init__(self, conn, is_orig, key, state):
         self.conn = conn
         self.is_orig = is_orig
         self.key = key
@@ -157,24 +172,19 @@ class _Half:
         self.isn = None        # initial sequence number from the SYN
         self.fin_seq = None    # sequence number of the FIN octet
         self.fin_acked = False
-        self.state = TcpState.CLOSED
-        self.zstate = zeek.INACTIVE
-        self.seen = 0
+        self.state = state
+        self.zstate = 0        # zeek.INACTIVE
+        self.seen = 0          # zeek.SEEN_* letters already in the history
         self.last_syn = self.last_fin = self.last_rst = None
-        self.retx = self.ooo = self.zwin = self.dupack = self.lost = self.keepalive = self.spurious = 0
-        self.adv_ts = 0
-        self.t_count = self.w_count = 0
+        self.adv_ts = 0        # when next_seq last advanced (out-of-order test)
+        self.counts = None     # list of 9 counters, see _RETX...
 
-
-class _Frozen:
-    """What a final record keeps of one direction (the tracking state is dropped)."""
-
-    __slots__ = ("pkts", "bytes", "state", "zstate", "retx", "ooo", "zwin", "dupack", "lost",
-                 "keepalive", "spurious", "last_ts", "base", "isn")
-
-    def __init__(self, half: _Half):
-        for name in self.__slots__:
-            setattr(self, name, getattr(half, name))
+    def note(self, slot: int) -> int:
+        counts = self.counts
+        if counts is None:
+            counts = self.counts = [0] * 9
+        counts[slot] += 1
+        return counts[slot]
 
 
 class Connection:
@@ -205,6 +215,7 @@ class Connection:
         self.rows = [] if keep else None
         self._conn_state = None
         self.first_fin_ts = None
+        self._o = self._r = None
 
     # -- per-direction figures ---------------------------------------------------------
     started_before_capture = property(lambda self: self.partial)
@@ -243,28 +254,24 @@ class Connection:
             return None
         return self.synack_ts - self.syn_ts
 
-    def _sum(self, name: str) -> int:
-        return getattr(self._o, name) + getattr(self._r, name)
+    def _count(self, slot: int) -> int:
+        a = self._o.counts or _NO_COUNTS
+        b = self._r.counts or _NO_COUNTS
+        return a[slot] + b[slot]
 
-    retransmissions = property(lambda self: self._sum("retx") + self._sum("spurious"))
-    spurious_retransmissions = property(lambda self: self._sum("spurious"))
-    out_of_order = property(lambda self: self._sum("ooo"))
-    zero_windows = property(lambda self: self._sum("zwin"))
-    duplicate_acks = property(lambda self: self._sum("dupack"))
-    lost_segments = property(lambda self: self._sum("lost"))
-    keep_alives = property(lambda self: self._sum("keepalive"))
+    retransmissions = property(lambda self: self._count(_RETX) + self._count(_SPURIOUS))
+    spurious_retransmissions = property(lambda self: self._count(_SPURIOUS))
+    out_of_order = property(lambda self: self._count(_OOO))
+    zero_windows = property(lambda self: self._count(_ZWIN))
+    duplicate_acks = property(lambda self: self._count(_DUPACK))
+    lost_segments = property(lambda self: self._count(_LOST))
+    keep_alives = property(lambda self: self._count(_KEEPALIVE))
 
     def analysis_counts(self) -> dict[str, int]:
         """Wireshark name -> count, only the non-zero ones."""
-        counts = {
-            RETRANSMISSION: self._sum("retx"),
-            SPURIOUS_RETRANSMISSION: self._sum("spurious"),
-            OUT_OF_ORDER: self._sum("ooo"),
-            LOST_SEGMENT: self._sum("lost"),
-            ZERO_WINDOW: self._sum("zwin"),
-            KEEP_ALIVE: self._sum("keepalive"),
-            DUPLICATE_ACK: self._sum("dupack"),
-        }
+        if self._o.counts is None and self._r.counts is None:
+            return {}
+        counts = {name: self._count(slot) for name, slot in _NOTE_SLOT.items()}
         return {name: n for name, n in counts.items() if n}
 
     @property
@@ -295,7 +302,6 @@ class ConnectionTracker:
         self._final: deque = deque()     # final, waiting for drain()
         self._next_index = 0
         self.evicted = 0
-        self.segments = 0                # segments fed (slow and fast path)
 
     # -- public API --------------------------------------------------------------------
     def feed(self, seg: Segment):
@@ -320,7 +326,16 @@ class ConnectionTracker:
                     half.last_ack = seg.ack
                     half.last_win = seg.window
                     return EMPTY
-        return self._slow(seg, half)
+            flags = seg.flags
+            if not flags & _CTRL and not self.keep_segments:
+                return self._plain(half, seg)
+            if flags & 0x12 == SYN and self._is_reuse(half, seg):
+                events: list = []
+                self._retire(half.conn, events)
+                return self._process(self._new(seg, events, True), seg, events)
+            return self._process(half, seg, None)
+        events = []
+        return self._process(self._new(seg, events, False), seg, events)
 
     def feed_all(self, segments: Iterable[Segment]) -> list[Event]:
         events: list[Event] = []
@@ -368,37 +383,41 @@ class ConnectionTracker:
         if len(self._open) >= self.max_open:
             self._evict(events)
         flags = seg.flags
+        fi = seg.frame_index
         if flags & SYN and flags & ACK:
             orig, resp, sender_is_orig = seg.dst, seg.src, False
         else:
             orig, resp, sender_is_orig = seg.src, seg.dst, True
         conn = Connection(self._next_index, orig, resp, seg.ts_ns, self.keep_segments)
         self._next_index += 1
-        conn.port_reuse = reuse
-        o = _Half(conn, True, (orig, resp))
-        r = _Half(conn, False, (resp, orig))
-        o.peer, r.peer = r, o
-        conn._o, conn._r = o, r
         if flags & SYN and not flags & ACK:
-            o.state, r.state = TcpState.CLOSED, TcpState.LISTEN
+            # The responder is assumed to listen; a RST answer shows later that it did not.
+            o = _Half(conn, True, (orig, resp), _CLOSED)
+            r = _Half(conn, False, (resp, orig), _LISTEN)
             detail = "port reuse" if reuse else "syn"
-        elif flags & SYN:
-            # SYN+ACK seen first: the handshake began before the capture.
-            o.state, r.state = TcpState.SYN_SENT, TcpState.LISTEN
-            conn.partial = True
-            conn.handshake = MID_STREAM
-            detail = "mid-stream"
         else:
-            o.state = r.state = TcpState.ESTABLISHED
             conn.partial = True
             conn.handshake = MID_STREAM
             detail = "mid-stream"
-        self._halves[o.key] = o
-        self._halves[r.key] = r
+            if flags & SYN:
+                # SYN+ACK seen first: the handshake began before the capture.
+                o = _Half(conn, True, (orig, resp), _SYN_SENT)
+                r = _Half(conn, False, (resp, orig), _LISTEN)
+            else:
+                o = _Half(conn, True, (orig, resp), _ESTABLISHED)
+                r = _Half(conn, False, (resp, orig), _ESTABLISHED)
+        o.peer = r
+        r.peer = o
+        conn._o = o
+        conn._r = r
+        halves = self._halves
+        halves[o.key] = o
+        halves[r.key] = r
         self._open[conn.index] = conn
-        events.append(Event("opened", conn, seg.frame_index, detail))
+        events.append(_tuple_new(Event, ("opened", conn, fi, detail)))
         if reuse:
-            events.append(Event("port_reuse", conn, seg.frame_index, f"{orig} -> {resp}"))
+            conn.port_reuse = True
+            events.append(_tuple_new(Event, ("port_reuse", conn, fi, f"{orig} -> {resp}")))
         return o if sender_is_orig else r
 
     def _is_reuse(self, half: _Half, seg: Segment) -> bool:
@@ -406,7 +425,7 @@ class ConnectionTracker:
         conn = half.conn
         if conn.finished:
             return True
-        if conn.partial and conn.handshake == MID_STREAM:
+        if conn.handshake == MID_STREAM:
             return True
         if half.is_orig:
             # Same originator, new initial sequence number (tshark's rule).
@@ -417,206 +436,167 @@ class ConnectionTracker:
 
     def _retire(self, conn: Connection, events: list) -> None:
         """Take a connection off its ports and make it final."""
-        if conn.index in self._open:
-            del self._open[conn.index]
+        self._open.pop(conn.index, None)
         self._finalize(conn, events)
-
-    def _unhook(self, conn: Connection) -> None:
-        halves = self._halves
-        for half in (conn._o, conn._r):
-            if isinstance(half, _Half) and halves.get(half.key) is half:
-                del halves[half.key]
 
     def _finalize(self, conn: Connection, events: list) -> None:
         if conn.final:
             return
-        self._unhook(conn)
         o, r = conn._o, conn._r
+        halves = self._halves
+        if halves.get(o.key) is o:
+            del halves[o.key]
+        if halves.get(r.key) is r:
+            del halves[r.key]
         if conn.teardown is None:
             if conn.syn_ts is not None and r.pkts == 0:
                 conn.teardown = UNANSWERED
             elif o.fin_seq is not None or r.fin_seq is not None:
                 conn.teardown = INCOMPLETE
         if conn.handshake is None:
-            if conn.syn_ts is not None and r.pkts == 0:
-                conn.handshake = UNANSWERED
-            else:
-                conn.handshake = HANDSHAKE_INCOMPLETE
+            conn.handshake = UNANSWERED if (conn.syn_ts is not None and r.pkts == 0) else HANDSHAKE_INCOMPLETE
         if conn.teardown == UNANSWERED and conn.rows:
             # Nothing came back: what the responder's side did is unknown.
-            conn.rows[:] = [r._replace(resp_before=None, resp_after=None) for r in conn.rows]
-        tw = [side for side, h in (("orig", o), ("resp", r)) if h.state is TcpState.TIME_WAIT]
-        conn.time_wait = "both" if len(tw) == 2 else (tw[0] if tw else None)
-        conn._conn_state = conn.conn_state
-        conn._o, conn._r = _Frozen(o), _Frozen(r)
+            conn.rows[:] = [row._replace(resp_before=None, resp_after=None) for row in conn.rows]
+        o_tw = o.state is _TIME_WAIT
+        r_tw = r.state is _TIME_WAIT
+        conn.time_wait = ("both" if r_tw else "orig") if o_tw else ("resp" if r_tw else None)
+        conn._conn_state = zeek.conn_state(o.zstate, r.zstate, o.bytes, r.bytes, conn.history)
+        # Break the reference cycles so a dropped record is freed at once, without the GC.
+        o.conn = r.conn = o.peer = r.peer = None
         conn.final = True
         self._final.append(conn)
-        events.append(Event("final", conn, -1, conn._conn_state))
+        events.append(_tuple_new(Event, ("final", conn, -1, conn._conn_state)))
 
     def _evict(self, events: list) -> None:
         victims = sorted(self._open.values(), key=lambda c: c.ts_last)[: max(1, self.max_open // 8)]
         for conn in victims:
             conn.evicted = True
             self.evicted += 1
-            events.append(Event("evicted", conn, -1, "max_open reached"))
+            events.append(_tuple_new(Event, ("evicted", conn, -1, "max_open reached")))
             self._retire(conn, events)
 
     def _mark_finished(self, conn: Connection, events: list) -> None:
-        if conn.finished:
-            return
         conn.finished = True
-        self._open.pop(conn.index, None)
-        self._closed.append(conn)
-        while len(self._closed) > self.linger:
-            old = self._closed.popleft()
-            self._finalize(old, events)
+        del self._open[conn.index]
+        closed = self._closed
+        closed.append(conn)
+        if len(closed) > self.linger:
+            finalize = self._finalize
+            while len(closed) > self.linger:
+                finalize(closed.popleft(), events)
 
-    # -- the slow path: everything but established in-order data and ACKs -------------
-    def _slow(self, seg: Segment, half: _Half | None):
-        events: list[Event] = []
-        flags = seg.flags
-        if half is None:
-            half = self._new(seg, events, False)
-        elif flags & SYN and not flags & ACK and self._is_reuse(half, seg):
-            self._retire(half.conn, events)
-            half = self._new(seg, events, True)
-        self._process(half, seg, flags, events)
-        return events
-
-    def _process(self, half: _Half, seg: Segment, flags: int, events: list) -> None:
+    # -- everything but established in-order data and ACKs ---------------------------
+    def _process(self, half: _Half, seg: Segment, events: list | None):
+        if events is None:
+            events = []
         conn = half.conn
         peer = half.peer
         is_orig = half.is_orig
+        flags = seg.flags
         ts = seg.ts_ns
         n = seg.payload_len
         seq = seg.seq
-        ack = seg.ack
         fi = seg.frame_index
         half.pkts += 1
         half.bytes += n
         half.last_ts = ts
-        keep = conn.rows is not None
-        if keep:
+        rows = conn.rows
+        if rows is not None:
             orig_before, resp_before = conn._o.state, conn._r.state
-        notes: list[str] = []
+        notes = None
+        role = ""
+        ctl = flags & 7
 
         # Sequence bookkeeping and Wireshark analyses.
         if half.base is None:
             half.base = seq if flags & SYN else (seq - 1) & _MASK
-        seg_end = (seq + n + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & _MASK
-        role = ""
-        if flags & RST:
-            pass
-        elif flags & SYN:
-            if half.isn is not None and seq == half.isn:
-                role = "syn_retx" if not flags & ACK else "synack_retx"
-                half.retx += 1
-                notes.append(RETRANSMISSION)
-            else:
-                half.isn = seq
-                half.base = seq
-            if half.next_seq is None or _seq_ge(seg_end, half.next_seq):
-                half.next_seq = seg_end
-        elif half.next_seq is None:
-            half.next_seq = seg_end
-            half.adv_ts = ts
-        else:
+        if ctl == 0 or ctl == FIN:
+            seg_end = (seq + n + ctl) & _MASK          # a FIN takes one sequence number
             nxt = half.next_seq
-            if seg_end != seq:  # carries sequence space: data and/or FIN
+            if nxt is None:
+                half.next_seq = seg_end
+                half.adv_ts = ts
+            elif seg_end != seq:                        # data and/or FIN
                 if seq == nxt:
                     half.next_seq = seg_end
                     half.adv_ts = ts
-                elif not _seq_ge(nxt, seq):
-                    half.lost += 1
-                    notes.append(LOST_SEGMENT)
-                    half.next_seq = seg_end
-                    half.adv_ts = ts
-                elif n <= 1 and not flags & FIN and ((nxt - seq) & _MASK) == 1:
-                    half.keepalive += 1
-                    notes.append(KEEP_ALIVE)
-                elif peer.last_ack >= 0 and flags & ACK and _seq_ge(peer.last_ack, seg_end) and (
-                        peer.seen & zeek.SEEN_ACK or peer.seen & zeek.SEEN_DATA or peer.fin_seq is not None):
-                    half.spurious += 1
-                    notes.append(SPURIOUS_RETRANSMISSION)
                 else:
-                    irtt = conn.irtt_ns
-                    window = irtt if irtt else _OOO_DEFAULT_NS
-                    if _seq_ge(seg_end, nxt) and seg_end != nxt:
-                        half.next_seq = seg_end  # partial overlap: new data after old
-                        half.adv_ts = ts
-                        half.retx += 1
-                        notes.append(RETRANSMISSION)
-                    elif ts - half.adv_ts < window and not (flags & FIN and half.fin_seq is not None):
-                        half.ooo += 1
-                        notes.append(OUT_OF_ORDER)
-                    else:
-                        half.retx += 1
-                        notes.append(RETRANSMISSION)
-            elif ((nxt - seq) & _MASK) == 1:
-                half.keepalive += 1
-                notes.append(KEEP_ALIVE)
-            elif flags & ACK and ack == half.last_ack and seg.window == half.last_win and half.pkts > 1:
-                half.dupack += 1
-                notes.append(DUPLICATE_ACK)
-        if seg.window == 0 and not flags & _CTRL:
-            half.zwin += 1
-            notes.append(ZERO_WINDOW)
+                    notes = [self._seq_anomaly(half, peer, conn, seq, seg_end, n, flags, ts)]
+            elif seq != nxt:
+                if ((nxt - seq) & _MASK) == 1:
+                    notes = [KEEP_ALIVE]
+            elif flags & ACK and seg.ack == half.last_ack and seg.window == half.last_win:
+                notes = [DUPLICATE_ACK]
+        elif flags & SYN and not flags & RST:
+            if half.isn is not None and seq == half.isn:
+                role = "synack_retx" if flags & ACK else "syn_retx"
+                notes = [RETRANSMISSION]
+            else:
+                half.isn = half.base = seq
+            seg_end = (seq + 1 + n + (flags & FIN)) & _MASK
+            if half.next_seq is None or _seq_ge(seg_end, half.next_seq):
+                half.next_seq = seg_end
+        window = seg.window
+        if window == 0 and not ctl:
+            if notes is None:
+                notes = [ZERO_WINDOW]
+            else:
+                notes.append(ZERO_WINDOW)
         if flags & ACK:
-            if half.last_ack < 0 or _seq_ge(ack, half.last_ack):
+            ack = seg.ack
+            last = half.last_ack
+            if last < 0 or ((ack - last) & _MASK) < 0x80000000:
                 half.last_ack = ack
-            half.last_win = seg.window
+            half.last_win = window
 
         # Zeek history and endpoint states.
-        rel_seq = (seq - half.base) & _MASK
-        letters, half.seen, half.last_syn, half.last_fin, half.last_rst = zeek.history_letters(
-            flags, n, rel_seq, half.seen, half.last_syn, half.last_fin, half.last_rst)
-        if RETRANSMISSION in notes or SPURIOUS_RETRANSMISSION in notes:
+        seen = half.seen
+        if ctl == 0:
             if n:
-                half.t_count += 1
-                if zeek.scaled_letter_due(half.t_count):
-                    letters += "T"
-        if ZERO_WINDOW in notes:
-            half.w_count += 1
-            if zeek.scaled_letter_due(half.w_count):
-                letters += "W"
-        if letters:
-            conn.history += letters if is_orig else letters.lower()
-        half.zstate, peer.zstate = zeek.update_states(half.zstate, peer.zstate, flags)
+                if not seen & _SEEN_DATA:
+                    half.seen = seen | _SEEN_DATA
+                    conn.history += "D" if is_orig else "d"
+            elif flags & ACK and not seen & _SEEN_ACK:
+                half.seen = seen | _SEEN_ACK
+                conn.history += "A" if is_orig else "a"
+        else:
+            letters, half.seen, half.last_syn, half.last_fin, half.last_rst = zeek.history_letters(
+                flags, n, (seq - half.base) & _MASK, seen, half.last_syn, half.last_fin, half.last_rst)
+            if letters:
+                conn.history += letters if is_orig else letters.lower()
+        if notes is not None:
+            self._count_notes(half, conn, notes, n, is_orig)
+        half.zstate, peer.zstate = _ZEEK_UPDATE[half.zstate * 7 + peer.zstate][flags & 0x17]
 
         # RFC 9293 states of both endpoints.
-        acks_peer_fin = bool(flags & ACK) and peer.fin_seq is not None and _seq_ge(ack, (peer.fin_seq + 1) & _MASK)
-        fin_crossing = bool(flags & FIN) and peer.fin_seq is not None and not acks_peer_fin
-        state = half.state
-        for inp in sender_inputs(flags, fin_crossing):
-            state = TRANSITIONS[state][inp]
-        pstate = peer.state
-        for inp in receiver_inputs(flags, acks_peer_fin):
-            pstate = TRANSITIONS[pstate][inp]
-        half.state, peer.state = state, pstate
+        pfin = peer.fin_seq
+        acks_peer_fin = pfin is not None and flags & ACK and ((seg.ack - pfin - 1) & _MASK) < 0x80000000
+        code = flags & 0x17
+        if flags & FIN and pfin is not None and not acks_peer_fin:
+            state = SEND_NEXT[half.state][code | EXTRA_BIT]        # the FINs crossed
+        else:
+            state = SEND_NEXT[half.state][code]
+        pstate = RECV_NEXT[peer.state][code | EXTRA_BIT if acks_peer_fin else code]
+        half.state = state
+        peer.state = pstate
 
         # What the segment means for the connection.
-        established_before = conn.ack_ts is not None
-        if flags & RST:
-            role = "rst"
-            if conn.syn_ts is not None and not established_before and not is_orig and half.isn is None:
-                conn.teardown = REFUSED
-                conn.handshake = REFUSED
-                role = "refused_rst"
-                events.append(Event("refused", conn, fi, str(conn.resp)))
-                if keep:
-                    # Nothing was listening: the responder was CLOSED all along.
-                    conn.rows[:] = [r._replace(resp_before=TcpState.CLOSED, resp_after=TcpState.CLOSED)
-                                    for r in conn.rows]
-                    resp_before = TcpState.CLOSED
-            elif conn.teardown is None or conn.teardown == INCOMPLETE:
-                conn.teardown = RESET
-                if conn.closed_by is None:
-                    conn.closed_by = "orig" if is_orig else "resp"
-                events.append(Event("reset", conn, fi, "orig" if is_orig else "resp"))
-            elif not conn.finished:
-                conn.teardown = RESET
-                events.append(Event("reset", conn, fi, "orig" if is_orig else "resp"))
-            self._mark_finished(conn, events)
+        if ctl == 0:
+            if acks_peer_fin and not peer.fin_acked:
+                peer.fin_acked = True
+                role = "ack_fin_2" if half.fin_seq is not None else "ack_fin_1"
+            elif n:
+                role = "data"
+                if pfin is not None and half.fin_seq is None and not conn.half_closed:
+                    conn.half_closed = True
+                    events.append(_tuple_new(Event, ("half_close", conn, fi, "orig" if is_orig else "resp")))
+            else:
+                role = "ack"
+        elif flags & RST:
+            role = self._on_rst(conn, half, is_orig, fi, events)
+            if role == "refused_rst" and rows is not None:
+                resp_before = _CLOSED
         elif flags & SYN:
             if not flags & ACK:
                 if is_orig:
@@ -631,71 +611,219 @@ class ConnectionTracker:
                 if conn.synack_ts is None:
                     conn.synack_ts = ts
                 role = role or "synack"
-        else:
-            if flags & FIN:
-                if half.fin_seq is None:
-                    half.fin_seq = (seq + n) & _MASK
-                    if peer.fin_seq is None:
-                        role = "fin_1"
-                        conn.closed_by = "orig" if is_orig else "resp"
-                        conn.first_fin_ts = ts
-                        events.append(Event("closing", conn, fi, conn.closed_by))
-                    else:
-                        role = "fin_2"
-                        if conn.teardown is None or conn.teardown == INCOMPLETE:
-                            if fin_crossing:
-                                conn.teardown = SIMULTANEOUS
-                            elif peer.fin_acked:
-                                conn.teardown = FOUR_WAY
-                            else:
-                                conn.teardown = THREE_SEGMENT
+        else:  # FIN
+            if half.fin_seq is None:
+                half.fin_seq = (seq + n) & _MASK
+                if pfin is None:
+                    role = "fin_1"
+                    conn.closed_by = "orig" if is_orig else "resp"
+                    conn.first_fin_ts = ts
+                    events.append(_tuple_new(Event, ("closing", conn, fi, conn.closed_by)))
                 else:
-                    role = "fin_retx"
+                    role = "fin_2"
+                    if conn.teardown is None:
+                        if not acks_peer_fin:
+                            conn.teardown = SIMULTANEOUS
+                        elif peer.fin_acked:
+                            conn.teardown = FOUR_WAY
+                        else:
+                            conn.teardown = THREE_SEGMENT
+            else:
+                role = "fin_retx"
             if acks_peer_fin and not peer.fin_acked:
                 peer.fin_acked = True
-                if not role:
-                    role = "ack_fin_2" if half.fin_seq is not None else "ack_fin_1"
-            if n and peer.fin_seq is not None and half.fin_seq is None and not conn.half_closed:
-                conn.half_closed = True
-                events.append(Event("half_close", conn, fi, "orig" if is_orig else "resp"))
-            if not role:
-                role = "data" if n else "ack"
 
         # Handshake completion: both endpoints ESTABLISHED for the first time.
-        if (not established_before and state is TcpState.ESTABLISHED and pstate is TcpState.ESTABLISHED
-                and conn.syn_ts is not None):
-            conn.ack_ts = ts
-            if conn.handshake is None:
-                conn.handshake = THREE_WAY
-            if role in ("ack", "data"):
-                role = "hs_ack"
-            events.append(Event("handshake", conn, fi, conn.handshake))
-
-        # Both closed by FINs (RST was handled above).
-        if not conn.finished and state in FINAL_STATES and pstate in FINAL_STATES and (
-                half.fin_seq is not None or peer.fin_seq is not None):
-            if conn.teardown is None:
-                conn.teardown = INCOMPLETE
-            events.append(Event("closed", conn, fi, conn.teardown))
-            self._mark_finished(conn, events)
-
-        for name in notes:
-            events.append(Event("analysis", conn, fi, name))
-
-        if keep:
-            rel_ack = None
-            if flags & ACK and peer.base is not None:
-                rel_ack = (ack - peer.base) & _MASK
-            conn.rows.append(Row(ts, is_orig, flags, seq, ack, rel_seq, rel_ack, n, seg.window, fi,
-                                 role or "other", orig_before, resp_before, conn._o.state, conn._r.state,
-                                 tuple(notes), seg.payload[:64] if seg.payload else b"", seg.options))
-
-        # May the next segments of this connection take the fast path?
-        if (conn.rows is None and state is TcpState.ESTABLISHED and pstate is TcpState.ESTABLISHED
-                and half.fin_seq is None and peer.fin_seq is None and not conn.finished):
-            for h in (half, peer):
-                h.fast = (1 if h.seen & zeek.SEEN_ACK else 0) | (2 if h.seen & zeek.SEEN_DATA else 0)
-                if h.next_seq is None:
-                    h.fast = 0
+        if state is _ESTABLISHED and pstate is _ESTABLISHED:
+            if conn.ack_ts is None and conn.syn_ts is not None:
+                conn.ack_ts = ts
+                if conn.handshake is None:
+                    conn.handshake = THREE_WAY
+                if role == "ack" or role == "data":
+                    role = "hs_ack"
+                events.append(_tuple_new(Event, ("handshake", conn, fi, conn.handshake)))
+            if rows is None:
+                seen = half.seen
+                half.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
+                seen = peer.seen
+                peer.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
         else:
             half.fast = peer.fast = 0
+            # Both closed by FINs (a RST was handled above).
+            if state in FINAL_STATES and pstate in FINAL_STATES and not conn.finished and (
+                    half.fin_seq is not None or pfin is not None):
+                if conn.teardown is None:
+                    conn.teardown = INCOMPLETE
+                events.append(_tuple_new(Event, ("closed", conn, fi, conn.teardown)))
+                self._mark_finished(conn, events)
+
+        if notes is not None:
+            for name in notes:
+                events.append(_tuple_new(Event, ("analysis", conn, fi, name)))
+
+        if rows is not None:
+            rel_ack = None
+            if flags & ACK and peer.base is not None:
+                rel_ack = (seg.ack - peer.base) & _MASK
+            rows.append(Row(ts, is_orig, flags, seq, seg.ack, (seq - half.base) & _MASK, rel_ack, n, window,
+                            fi, role or "other", orig_before, resp_before, conn._o.state, conn._r.state,
+                            tuple(notes) if notes else (), seg.payload[:64] if seg.payload else b"",
+                            seg.options))
+        return events if events else EMPTY
+
+    def _plain(self, half: _Half, seg: Segment):
+        """The slow path of a segment without SYN, FIN or RST when no ladder rows are kept.
+
+        The same rules as ``_process`` for such a segment, without its control branches.
+        """
+        conn = half.conn
+        peer = half.peer
+        n = seg.payload_len
+        seq = seg.seq
+        ts = seg.ts_ns
+        flags = seg.flags
+        half.pkts += 1
+        half.bytes += n
+        half.last_ts = ts
+        notes = None
+        if half.base is None:
+            half.base = (seq - 1) & _MASK
+        nxt = half.next_seq
+        if nxt is None:
+            half.next_seq = (seq + n) & _MASK
+            half.adv_ts = ts
+        elif n:
+            if seq == nxt:
+                half.next_seq = (seq + n) & _MASK
+                half.adv_ts = ts
+            else:
+                notes = [self._seq_anomaly(half, peer, conn, seq, (seq + n) & _MASK, n, flags, ts)]
+        elif seq != nxt:
+            if ((nxt - seq) & _MASK) == 1:
+                notes = [KEEP_ALIVE]
+        elif flags & ACK and seg.ack == half.last_ack and seg.window == half.last_win:
+            notes = [DUPLICATE_ACK]
+        window = seg.window
+        if window == 0:
+            if notes is None:
+                notes = [ZERO_WINDOW]
+            else:
+                notes.append(ZERO_WINDOW)
+        if flags & ACK:
+            ack = seg.ack
+            last = half.last_ack
+            if last < 0 or ((ack - last) & _MASK) < 0x80000000:
+                half.last_ack = ack
+            half.last_win = window
+        seen = half.seen
+        if n:
+            if not seen & _SEEN_DATA:
+                half.seen = seen | _SEEN_DATA
+                conn.history += "D" if half.is_orig else "d"
+        elif flags & ACK and not seen & _SEEN_ACK:
+            half.seen = seen | _SEEN_ACK
+            conn.history += "A" if half.is_orig else "a"
+        if notes is not None:
+            self._count_notes(half, conn, notes, n, half.is_orig)
+        half.zstate, peer.zstate = _ZEEK_UPDATE[half.zstate * 7 + peer.zstate][flags & 0x17]
+
+        pfin = peer.fin_seq
+        acks_peer_fin = pfin is not None and flags & ACK and ((seg.ack - pfin - 1) & _MASK) < 0x80000000
+        code = flags & 0x17
+        state = SEND_NEXT[half.state][code]
+        pstate = RECV_NEXT[peer.state][code | EXTRA_BIT if acks_peer_fin else code]
+        half.state = state
+        peer.state = pstate
+        events = None
+        if acks_peer_fin and not peer.fin_acked:
+            peer.fin_acked = True
+        elif n and pfin is not None and half.fin_seq is None and not conn.half_closed:
+            conn.half_closed = True
+            events = [_tuple_new(Event, ("half_close", conn, seg.frame_index, "orig" if half.is_orig else "resp"))]
+        if state is _ESTABLISHED and pstate is _ESTABLISHED:
+            if conn.ack_ts is None and conn.syn_ts is not None:
+                conn.ack_ts = ts
+                if conn.handshake is None:
+                    conn.handshake = THREE_WAY
+                ev = _tuple_new(Event, ("handshake", conn, seg.frame_index, conn.handshake))
+                if events is None:
+                    events = [ev]
+                else:
+                    events.append(ev)
+            seen = half.seen
+            half.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
+            seen = peer.seen
+            peer.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
+        else:
+            half.fast = peer.fast = 0
+            if state in FINAL_STATES and pstate in FINAL_STATES and not conn.finished and (
+                    half.fin_seq is not None or pfin is not None):
+                if events is None:
+                    events = []
+                if conn.teardown is None:
+                    conn.teardown = INCOMPLETE
+                events.append(_tuple_new(Event, ("closed", conn, seg.frame_index, conn.teardown)))
+                self._mark_finished(conn, events)
+        if notes is not None:
+            if events is None:
+                events = []
+            for name in notes:
+                events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
+        return events if events is not None else EMPTY
+
+    def _on_rst(self, conn: Connection, half: _Half, is_orig: bool, fi: int, events: list) -> str:
+        who = "orig" if is_orig else "resp"
+        role = "rst"
+        if conn.syn_ts is not None and conn.ack_ts is None and not is_orig and half.isn is None:
+            conn.teardown = REFUSED
+            conn.handshake = REFUSED
+            role = "refused_rst"
+            events.append(_tuple_new(Event, ("refused", conn, fi, str(conn.resp))))
+            if conn.rows:
+                # Nothing was listening: the responder was CLOSED all along.
+                conn.rows[:] = [r._replace(resp_before=_CLOSED, resp_after=_CLOSED) for r in conn.rows]
+        elif not conn.finished:
+            conn.teardown = RESET
+            if conn.closed_by is None:
+                conn.closed_by = who
+            events.append(_tuple_new(Event, ("reset", conn, fi, who)))
+        if not conn.finished:
+            self._mark_finished(conn, events)
+        return role
+
+    def _seq_anomaly(self, half, peer, conn, seq, seg_end, n, flags, ts) -> str:
+        """Classify a segment whose sequence number is not the next expected one."""
+        nxt = half.next_seq
+        if not _seq_ge(nxt, seq):
+            half.next_seq = seg_end
+            half.adv_ts = ts
+            return LOST_SEGMENT
+        if n <= 1 and not flags & FIN and ((nxt - seq) & _MASK) == 1:
+            return KEEP_ALIVE
+        if _seq_ge(seg_end, nxt) and seg_end != nxt:
+            half.next_seq = seg_end      # partly old, partly new data
+            half.adv_ts = ts
+            return RETRANSMISSION
+        if flags & ACK and peer.last_ack >= 0 and _seq_ge(peer.last_ack, seg_end) and peer.pkts:
+            return SPURIOUS_RETRANSMISSION
+        irtt = conn.irtt_ns
+        # Wireshark: out of order only if it does not end exactly where the highest seen
+        # segment ended (seq + len == nextseq is a plain retransmission of that segment).
+        if (ts - half.adv_ts < (irtt if irtt else _OOO_DEFAULT_NS) and seg_end != nxt
+                and not (flags & FIN and half.fin_seq is not None)):
+            return OUT_OF_ORDER
+        return RETRANSMISSION
+
+    @staticmethod
+    def _count_notes(half: _Half, conn: Connection, notes: list, n: int, is_orig: bool) -> None:
+        letters = ""
+        for name in notes:
+            half.note(_NOTE_SLOT[name])
+            if name in (RETRANSMISSION, SPURIOUS_RETRANSMISSION) and n:
+                if zeek.scaled_letter_due(half.note(_T_COUNT)):
+                    letters += "T"
+            elif name == ZERO_WINDOW:
+                if zeek.scaled_letter_due(half.note(_W_COUNT)):
+                    letters += "W"
+        if letters:
+            conn.history += letters if is_orig else letters.lower()

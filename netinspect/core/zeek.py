@@ -165,3 +165,9 @@ def conn_state(orig: int, resp: int, orig_bytes: int, resp_bytes: int, history: 
     if orig == ESTABLISHED and resp == ESTABLISHED:
         return "S1"
     return "OTH"
+
+
+#: ``UPDATE[sender * 7 + peer][flags & 0x17] == update_states(sender, peer, flags)``,
+#: precomputed for the tracker (flags: FIN, SYN, RST, ACK).
+UPDATE = [[update_states(s, p, f) if f & ~0x17 == 0 else (s, p) for f in range(32)]
+          for s in range(7) for p in range(7)]
