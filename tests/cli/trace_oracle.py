@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 FIELDS = ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len",
-          "tcp.seq", "tcp.ack", "tcp.analysis.retransmission", "tcp.checksum.status", "frame.time_relative"]
+          "tcp.seq", "tcp.ack", "tcp.analysis.retransmission", "tcp.checksum.status", "frame.time_relative",
+          "tcp.analysis.out_of_order", "tcp.analysis.duplicate_ack"]
 
 
 @dataclass
@@ -24,6 +25,8 @@ class TsharkRow:
     retransmission: bool
     checksum_status: str
     time: float
+    out_of_order: bool = False
+    duplicate_ack: bool = False
 
 
 def tshark_rows(tshark: str, path) -> list[TsharkRow]:
@@ -37,7 +40,8 @@ def tshark_rows(tshark: str, path) -> list[TsharkRow]:
         rows.append(TsharkRow(int(v["tcp.stream"]), v["ip.src"] or v["ipv6.src"], int(v["tcp.srcport"]),
                               int(v["tcp.dstport"]), int(v["tcp.flags"], 16), int(v["tcp.len"] or 0),
                               int(v["tcp.seq"] or 0), int(v["tcp.ack"] or 0), bool(v["tcp.analysis.retransmission"]),
-                              v["tcp.checksum.status"], float(v["frame.time_relative"])))
+                              v["tcp.checksum.status"], float(v["frame.time_relative"]),
+                              bool(v["tcp.analysis.out_of_order"]), bool(v["tcp.analysis.duplicate_ack"])))
     return rows
 
 
