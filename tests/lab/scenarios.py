@@ -19,6 +19,8 @@ Scenarios (name: what happens on the wire):
   ipv6                 the normal scenario over IPv6
   concurrent           40 connections open at the same time
   udp                  UDP echo, and a datagram to a closed port (ICMP port unreachable)
+  port_scan            one client tries 30 closed ports of B: 30 refused connections
+  syn_flood            120 SYNs to one port that B drops, never answered
 
 Every step is bounded in time: programs carry socket timeouts, subprocesses have
 timeouts, and tcpdump is stopped by its PID with SIGINT.
@@ -39,9 +41,13 @@ from tests.lab.impair import Impairment
 PORTS = {
     "normal": 7001, "server_closes_first": 7002, "half_close": 7003, "rst_abort": 7004,
     "refused": 7005, "filtered": 7006, "delay_loss": 7007, "port_reuse": 7008, "ipv6": 7009,
-    "concurrent": 7010, "udp": 7011,
+    "concurrent": 7010, "udp": 7011, "port_scan": 7200, "syn_flood": 7012,
 }
-ALL = list(PORTS)
+# The two attack patterns are separate: review's findings test uses them.
+ATTACKS = ["port_scan", "syn_flood"]
+ALL = [name for name in PORTS if name not in ATTACKS]
+SCAN_PORTS = 30          # closed ports 7200..7229 tried once each: refused
+FLOOD_SYNS = 120         # SYNs to a dropped port, abandoned before any retransmission
 QUICK = [name for name in ALL if name not in ("filtered",)]
 REUSED_CLIENT_PORT = 40000
 CONCURRENT = 40
@@ -227,6 +233,27 @@ def run_scenario(a, b, name: str) -> str:
     port = PORTS[name]
     if name == "refused":
         return _client(a, "plain", "4", b.ip4, port, 1)
+    if name == "port_scan":
+        return a.run(sys.executable, "-c",
+                     "import socket\n"
+                     f"for p in range({port}, {port + SCAN_PORTS}):\n"
+                     " c=socket.socket(); c.settimeout(2)\n"
+                     f" try: c.connect(({b.ip4!r}, p))\n"
+                     " except OSError: pass\n"
+                     " c.close()\n", timeout=60).stdout
+    if name == "syn_flood":
+        rule = ["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"]
+        b.run("iptables", "-I", *rule)
+        try:
+            # Non-blocking connects send one SYN each; closing before the 1 s
+            # retransmission timer leaves exactly one unanswered SYN per connection.
+            return a.run(sys.executable, "-c",
+                         "import socket,time\ns=[]\n"
+                         f"for i in range({FLOOD_SYNS}):\n"
+                         f" c=socket.socket(); c.setblocking(False); c.connect_ex(({b.ip4!r},{port})); s.append(c); time.sleep(0.002)\n"
+                         "time.sleep(0.3)\n[c.close() for c in s]\n", timeout=30).stdout
+        finally:
+            b.run("iptables", "-D", *rule, check=False)
     if name == "filtered":
         rule = ["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"]
         b.run("iptables", "-I", *rule)
