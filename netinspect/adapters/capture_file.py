@@ -33,6 +33,7 @@ MAX_RECORD = 256 * 1024         # largest frame accepted (tcpdump's default snap
 MAX_BLOCK = 16 * 1024 * 1024    # largest pcapng block accepted
 MAX_INTERFACES = 65536          # pcapng interfaces per section
 MAX_GZIP_INPUT = 1 << 18        # compressed bytes fed to zlib per step
+SALVAGE_STEP = 64               # compressed bytes per step when recovering data before corruption
 
 PCAP_MAGIC = {
     # magic as read little-endian -> (byte order, fraction unit in ns, record header size)
@@ -85,12 +86,29 @@ class _GzipStream:
         zlib is asked for at most `size` bytes per call, so a small file that inflates to
         gigabytes is still read a chunk at a time.
         """
+        if self.damage:
+            raise _StreamDamage(self.damage)
         out = []
+        have = 0
+        try:
+            self._inflate(out, size)
+        except _StreamDamage as exc:
+            if not out:
+                raise
+            # Hand over what was inflated before the damage; report it on the next call.
+            self.damage = exc.args[0]
+        return b"".join(out)
+
+    damage = ""
+
+    def _inflate(self, out: list, size: int) -> None:
         have = 0
         while have < size and not self.finished:
             if self.z.eof:
                 # Another member may follow; trailing zero padding is tolerated like gzip(1).
-                rest = (self.z.unused_data + self.pending).lstrip(b"\0")
+                # (At the end of a member zlib reports the leftover input both as unused_data
+                # and as unconsumed_tail: take it once.)
+                rest = self.z.unused_data.lstrip(b"\0")
                 while not rest:
                     more = self.raw.read(MAX_GZIP_INPUT)
                     if not more:
@@ -105,15 +123,40 @@ class _GzipStream:
                 self.pending = self.raw.read(MAX_GZIP_INPUT)
                 if not self.pending:
                     raise _StreamDamage(f"gzip stream cut off before its end ({self._where()})")
+            saved = self.z.copy()
             try:
                 chunk = self.z.decompress(self.pending, size - have)
             except zlib.error as exc:
+                self._salvage(saved, out, size - have)
                 raise _StreamDamage(f"gzip data corrupt near {self._where()} ({exc})") from None
             self.pending = self.z.unconsumed_tail
             if chunk:
                 out.append(chunk)
                 have += len(chunk)
-        return b"".join(out)
+
+
+    def _salvage(self, z, out: list, limit: int) -> None:
+        """zlib drops a call's output when it meets corrupt data: inflate the same input again
+        in small steps from the state before the call, keeping what came before the error
+        (at most `limit` bytes: the data after them cannot be reached anyway)."""
+        data = self.pending
+        step = SALVAGE_STEP
+        i = 0
+        while i < len(data):
+            saved = z.copy()
+            try:
+                piece = z.decompress(data[i:i + step], limit)
+            except zlib.error:
+                if step == 1:
+                    return
+                z, step = saved, 1   # the same bytes again, one at a time
+                continue
+            i += step
+            if piece:
+                out.append(piece)
+                limit -= len(piece)
+            if limit <= 0 or z.unconsumed_tail:
+                return
 
 
 class _StreamDamage(Exception):

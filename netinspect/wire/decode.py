@@ -13,6 +13,7 @@ as long as its headers are complete; payload lengths then come from the IP heade
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -46,6 +47,8 @@ PROTO_TCP = 6
 PROTO_UDP = 17
 PROTO_ICMPV6 = 58
 
+_DETAIL = re.compile(r"\s*\([^)]*\)")
+_NUMBER = re.compile(r"\d+")
 PAYLOAD_PREFIX = 64      # payload bytes kept on a Segment by decode_frame
 ENDPOINT_CACHE = 16384   # (address, port) pairs kept as ready Endpoint objects
 
@@ -107,8 +110,9 @@ class DecodeStats:
 
     def flag(self, reason: str) -> None:
         self.malformed += 1
-        # Reasons carry numbers; bucket by the words so the table stays short.
-        key = " ".join(w for w in reason.split() if not w.strip("()").isdigit())
+        # Reasons carry numbers; bucket by their words so the table stays short:
+        # "tcp option 2 has length 0" -> "tcp option N has length N".
+        key = _NUMBER.sub("N", _DETAIL.sub("", reason))
         self.malformed_reasons[key] = self.malformed_reasons.get(key, 0) + 1
 
 
