@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from tabulate import tabulate
-
 
 def table(rows: Iterable[Sequence], headers: Sequence[str], *, align: Sequence[str] | None = None) -> str:
+    # Imported here, not at module top: tabulate (with wcwidth) costs about as much as a
+    # bare interpreter start, and key_values() users should not pay it (SPEC 4 start-up).
+    from tabulate import tabulate
+
     return tabulate(list(rows), headers=list(headers), tablefmt="plain", colalign=align, disable_numparse=True)
 
 
