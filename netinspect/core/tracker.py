@@ -154,7 +154,7 @@ class _Half:
 
     __slots__ = ("conn", "is_orig", "peer", "fast", "pkts", "bytes", "last_ts", "next_seq",
                  "last_ack", "last_win", "base", "isn", "fin_seq", "fin_acked", "state", "zstate",
-                 "seen", "last_syn", "last_fin", "last_rst", "adv_ts", "key", "counts")
+                 "seen", "last_syn", "last_fin", "last_rst", "adv_ts", "key", "counts", "syn_kinds")
 
     def __init__(self, conn, is_orig, key, state):
         self.conn = conn
@@ -178,6 +178,7 @@ class _Half:
         self.last_syn = self.last_fin = self.last_rst = None
         self.adv_ts = 0        # when next_seq last advanced (out-of-order test)
         self.counts = None     # list of 9 counters, see _RETX...
+        self.syn_kinds = 0     # 1: sent a SYN, 2: sent a SYN+ACK
 
     def note(self, slot: int) -> int:
         counts = self.counts
@@ -529,11 +530,14 @@ class ConnectionTracker:
             elif flags & ACK and seg.ack == half.last_ack and seg.window == half.last_win:
                 notes = [DUPLICATE_ACK]
         elif flags & SYN and not flags & RST:
-            if half.isn is not None and seq == half.isn:
-                role = "synack_retx" if flags & ACK else "syn_retx"
+            kind = 2 if flags & ACK else 1
+            if half.isn is not None and seq == half.isn and half.syn_kinds & kind:
+                role = "synack_retx" if kind == 2 else "syn_retx"
                 notes = [RETRANSMISSION]
             else:
+                # (In a simultaneous open the SYN+ACK repeats the SYN's sequence number.)
                 half.isn = half.base = seq
+            half.syn_kinds |= kind
             seg_end = (seq + 1 + n + (flags & FIN)) & _MASK
             if half.next_seq is None or _seq_ge(seg_end, half.next_seq):
                 half.next_seq = seg_end
