@@ -254,7 +254,7 @@ class LadderSink(Sink):
         out(f"{summary.path}: connection {record.index}, {record.orig} -> {record.resp}, "
             f"{record.orig_pkts + record.resp_pkts} packets, state {record.conn_state} {record.history}")
         out("")
-        out(render_ladder(conn, verbose=bool(self.args.verbose), color=self.env.color, ascii_only=self.args.ascii))
+        out(render_ladder(conn, verbose=bool(self.args.verbose), color=self.env.color, ascii_only=self.args.ascii).rstrip("\n"))
         out("")
         out(view.explanation(record))
 
