@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from netinspect.core.records import ACK, FIN, SYN, flag_text
 from netinspect.core.tracker import (
-    FOUR_WAY, SIMULTANEOUS, SIMULTANEOUS_OPEN, THREE_SEGMENT, Connection, Row,
+    FOUR_WAY, REFUSED, SIMULTANEOUS, SIMULTANEOUS_OPEN, THREE_SEGMENT, UNANSWERED, Connection, Row,
 )
 from netinspect.render.color import paint
 
@@ -77,7 +77,12 @@ def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> st
     teardown = conn.teardown
     simultaneous_open = conn.handshake == SIMULTANEOUS_OPEN
     if role == "syn":
-        text = "simultaneous open SYN" if simultaneous_open else "handshake 1/3 SYN"
+        if simultaneous_open:
+            text = "simultaneous open SYN"
+        elif conn.handshake in (REFUSED, UNANSWERED):
+            text = "SYN (connection attempt)"
+        else:
+            text = "handshake 1/3 SYN"
     elif role == "syn_simultaneous":
         text = "simultaneous open SYN (the SYNs crossed)"
     elif role == "syn_retx":
@@ -221,7 +226,7 @@ def render_ladder(conn: Connection, *, verbose: bool = False, color: bool = Fals
         right = _state(row.resp_after)
         label = segment_label(conn, row, ctx)
         left_cell = paint(f"{left:<{state_w}}", _STATE_STYLE.get(left, ""), color)
-        right_cell = paint(f"{right:<{state_w + 2}}", _STATE_STYLE.get(right, ""), color)
+        right_cell = paint(f"{right:<{state_w + 2}}" if label else right, _STATE_STYLE.get(right, ""), color)
         if color:
             arrow = paint(arrow, "red" if row.role in ("rst", "refused_rst") else "dim", True)
             if label.startswith(("handshake", "teardown", "simultaneous")):
