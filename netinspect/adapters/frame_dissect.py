@@ -33,7 +33,7 @@ _BY_CLASS = {
     "LLMNRQuery": "LLMNR", "LLMNRResponse": "LLMNR", "Raw": "Payload", "Padding": "Padding",
 }
 _BY_PREFIX = (
-    ("IPv6ExtHdr", "IPv6 extension"), ("ICMPv6", "ICMPv6"), ("_ICMPv6", "ICMPv6"), ("IGMP", "IGMP"),
+    ("IPv6ExtHdr", "IPv6 extension"), ("ICMPv6NDOpt", "ICMPv6 option"), ("ICMPv6", "ICMPv6"), ("_ICMPv6", "ICMPv6"), ("IGMP", "IGMP"),
     ("SCTP", "SCTP"), ("DHCP6", "DHCPv6"), ("NBNS", "NetBIOS"), ("NBT", "NetBIOS"), ("TLS", "TLS"),
     ("SSL", "TLS"), ("HTTP", "HTTP"), ("NTP", "NTP"),
 )
@@ -110,6 +110,7 @@ def dissect(frame: Frame, subnet: str | None = None) -> dict:
     layer = packet
     payload_bytes = b""
     payload_proto = ""
+    quoting = False      # inside the copy of a packet that an ICMP error quotes
     while layer is not None and not isinstance(layer, s.NoPayload):
         name = type(layer).__name__
         if hasattr(layer, "sport") and hasattr(layer, "dport") and name in ("TCP", "UDP"):
@@ -129,6 +130,9 @@ def dissect(frame: Frame, subnet: str | None = None) -> dict:
             proto = protocol_of(name, ports)
             place = osi.placement(proto)
             layers.append(_layer_entry(proto, name, layer, place, offset, header_len, fields=True))
+        if layers[-1]["scapy"] in _QUOTED:
+            quoting = True
+        layers[-1]["quoted"] = quoting
         offset += header_len
         layer = inner
 
@@ -167,10 +171,15 @@ def dissect(frame: Frame, subnet: str | None = None) -> dict:
 _UNPRINTABLE = {i: "." for i in list(range(0, 0x20)) + [0x7F, 0xFFFD]}
 
 
+# Headers an ICMP error quotes back from the packet that caused it (scapy names them *error).
+_QUOTED = {"IPerror", "IPerror6", "TCPerror", "UDPerror", "ICMPerror", "SCTPerror"}
+
+
 def _layer_entry(proto, class_name, layer, place, offset, length, fields: bool) -> dict:
     entry = {
         "protocol": proto,
         "scapy": class_name,
+        "quoted": class_name in _QUOTED,
         "offset": offset,
         "length": length,
         "osi_layer": place.osi if place else None,
@@ -199,8 +208,9 @@ def _layer_entry(proto, class_name, layer, place, offset, length, fields: bool) 
 
 def _l2_cast(packet, s):
     if s.Ether in packet and packet.getlayer(s.Ether) is packet:
+        dst = packet[s.Ether].dst
         try:
-            return cast_mod.l2_cast(packet[s.Ether].dst)
+            return cast_mod.l2_cast(dst) if isinstance(dst, str) else None   # None: frame too short
         except ValueError:
             return None
     for cooked in (s.CookedLinux, s.CookedLinuxV2):

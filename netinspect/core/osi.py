@@ -79,6 +79,7 @@ PLACEMENTS: dict[str, Placement] = dict([
     _row("IPv6 extension", 3, "IPv6 extension header: hop-by-hop options, routing, fragment or destination options"),
     _row("ICMP", 3, "ICMP for IPv4: error reports and diagnostics (echo, unreachable, time exceeded), carried in IP"),
     _row("ICMPv6", 3, "ICMP for IPv6: errors, echo, neighbour discovery (IPv6's ARP) and MLD, carried in IPv6"),
+    _row("ICMPv6 option", 3, "neighbour discovery option inside ICMPv6: link-layer address, prefix, MTU, DNS server"),
     _row("IGMP", 3, "IPv4 multicast group membership reports and queries"),
     _row("TCP", 4, "Transmission Control Protocol: ports, sequence and acknowledgement numbers, flags, window"),
     _row("UDP", 4, "User Datagram Protocol: ports, length and checksum, no connection and no retransmission"),

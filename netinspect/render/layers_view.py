@@ -24,6 +24,10 @@ def _cast_line(c: dict | None, layer: int, note: str = "") -> str:
     return text
 
 
+def _name(layer: dict) -> str:
+    return layer["protocol"] + (" (quoted)" if layer.get("quoted") else "")
+
+
 def layers_text(doc: dict, source: str, color: bool = False, verbose: int = 0) -> str:
     out = [paint(f"frame {doc['frame']} of {source}", "bold", color)
            + f": {doc['captured_bytes']} bytes captured ({doc['wire_bytes']} on the wire), "
@@ -41,11 +45,13 @@ def layers_text(doc: dict, source: str, color: bool = False, verbose: int = 0) -
         end = layer["offset"] + layer["length"] - 1
         span = f"{layer['offset']}-{end}" if layer["length"] else f"{layer['offset']}"
         rows.append([f"{layer['osi_layer'] or '?'} {layer['osi_name']}", f"{layer['tcpip_layer'] or '?'} {layer['tcpip_name']}",
-                     layer["protocol"], span, str(layer["length"])])
+                     _name(layer), span, str(layer["length"])])
     body = table(rows, ["OSI LAYER", "TCP/IP LAYER", "PROTOCOL", "BYTES", "LENGTH"])
     lines = body.splitlines()
     lines[0] = paint(lines[0], "bold", color)
     out.extend(lines)
+    if any(layer.get("quoted") for layer in doc["layers"]):
+        out.append("(quoted): headers of the packet that caused this ICMP error, copied back inside it")
     osi_seen = {layer["osi_layer"] for layer in doc["layers"]}
     if 7 in osi_seen or 6 in osi_seen:
         if not {5, 6} <= osi_seen:
@@ -58,7 +64,7 @@ def layers_text(doc: dict, source: str, color: bool = False, verbose: int = 0) -
         if layer["protocol"] in ("Payload", "Padding") or not layer["fields"] and layer["scapy"] == "Raw":
             continue
         out.append("")
-        head = (f"{layer['protocol']}  (OSI {layer['osi_layer']} {layer['osi_name']}, "
+        head = (f"{_name(layer)}  (OSI {layer['osi_layer']} {layer['osi_name']}, "
                 f"TCP/IP {layer['tcpip_layer']} {layer['tcpip_name']}; bytes {layer['offset']}-"
                 f"{layer['offset'] + max(layer['length'], 1) - 1})")
         out.append(paint(head, "bold", color))
