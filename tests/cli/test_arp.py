@@ -46,11 +46,16 @@ def test_table_matches_ip_neigh(lab_pair):
     # an entry that exists but never resolved: INCOMPLETE/FAILED without MAC
     a.run("ip", "neigh", "add", f"10.77.{a.ip4.split('.')[2]}.77", "dev", a.ifname, "nud", "permanent",
           "lladdr", "02:77:aa:bb:cc:dd")
+    a.run("ip", "-6", "neigh", "add", f"{b.ip6.rsplit(':', 1)[0]}:66", "dev", a.ifname, "lladdr", "02:77:aa:bb:cc:66",
+          "router", "nud", "stale")
     result = netinspect(a, "arp", "--json", check=True)
     doc = json.loads(result.stdout)
     assert doc["kind"] == "arp.table" and doc["source"] == "netlink"
     ours = {(n["ip"], n["mac"], n["dev"], tuple(n["state"])) for n in doc["neighbours"]}
     assert ours == oracle(a)
+    # `ip -j neigh` marks NTF_ROUTER entries with a "router" key
+    assert {n["ip"] for n in doc["neighbours"] if n["router"]} == {e["dst"] for e in a.ip_json("neigh") if "router" in e}
+    assert any(n["router"] for n in doc["neighbours"])
     assert (b.ip4, b.mac, a.ifname, ("REACHABLE",)) in ours
     assert (b.ip6, b.mac, a.ifname, ("REACHABLE",)) in ours
     assert any(state == ("PERMANENT",) for _ip, _mac, _dev, state in ours)
@@ -181,6 +186,17 @@ def test_bad_input_exit_2(cli, argv, needle):
     assert result.status == 2, result.err
     assert result.err.count("\n") == 1 and needle in result.err
     assert "Traceback" not in result.err
+
+
+def test_listing_does_not_import_scapy():
+    code = ("import io, sys\nfrom netinspect.cli.main import raw_main\n"
+            "from netinspect.cli.environment import Environment\n"
+            "status = raw_main(['arp', '--json'], Environment(stdout=io.StringIO(), stderr=io.StringIO()))\n"
+            "print(status, 'scapy' in sys.modules)")
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.stdout.split() == ["0", "False"], result.stderr
 
 
 def test_listing_in_process(cli):
