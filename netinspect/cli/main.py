@@ -26,20 +26,29 @@ from netinspect.core.errors import (
     NetinspectError,
 )
 
-# command name -> module under netinspect.cli; each module defines
-# SUMMARY, EXAMPLES, add_arguments(parser) and run(args, env) -> int.
+# command name -> (module under netinspect.cli, one-line summary for the top-level help).
+# Each module defines SUMMARY, EXAMPLES, add_arguments(parser) and run(args, env) -> int.
+# Only the module of the command being run is imported: building every subparser would
+# cost more than the start-up budget (SPEC 4: under 3x a bare interpreter).
 COMMANDS = {
-    "iface": "iface",
-    "subnet": "subnet",
-    "resolve": "resolve",
-    "port": "port",
-    "serve": "serve",
-    "connect": "connect",
-    "trace-handshake": "trace_handshake",
-    "review": "review",
-    "arp": "arp",
-    "layers": "layers",
+    "iface": ("iface", "interfaces: state, MAC, IPv4/IPv6 addresses and masks, MTU, default gateways"),
+    "subnet": ("subnet", "a network segment: address AND mask in binary, hosts, broadcast, split, contains, supernet"),
+    "resolve": ("resolve", "names to addresses and back, the local host name, DNS answers with TTL"),
+    "port": ("port", "service names and port numbers both ways, range class, reachability check"),
+    "serve": ("serve", "run a TCP or UDP server: echo, upper, chat, time, discard; line, raw or length framing"),
+    "connect": ("connect", "connect to a TCP or UDP server and exchange messages"),
+    "trace-handshake": ("trace_handshake", "capture one TCP session live and draw its handshake and teardown (root)"),
+    "review": ("review", "review pcap/pcapng captures: TCP connections, UDP flows, ICMP, findings"),
+    "arp": ("arp", "the neighbour table, or an ARP who-has for one address (root)"),
+    "layers": ("layers", "one frame layer by layer in the OSI and TCP/IP models, with its cast"),
 }
+
+
+def _selected_command(argv: Sequence[str]) -> str | None:
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,7 +75,8 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser(env: Environment | None = None) -> argparse.ArgumentParser:
+def build_parser(env: Environment | None = None, selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `selected` gets its full argument definitions (and its module imported)."""
     _Parser.env = env
     parser = _Parser(
         prog="netinspect",
@@ -78,14 +88,17 @@ def build_parser(env: Environment | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = _common_options()
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, summary) in COMMANDS.items():
         full = f"netinspect.cli.{module_name}"
+        if name != selected:
+            sub.add_parser(name, help=summary)  # listed in the top-level help only
+            continue
         if importlib.util.find_spec(full) is None:
             continue  # command not built yet
         module = importlib.import_module(full)
         cmd = sub.add_parser(
             name,
-            help=module.SUMMARY,
+            help=summary,
             description=module.SUMMARY,
             epilog="examples:\n" + "\n".join(f"  {line}" for line in module.EXAMPLES),
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -102,7 +115,7 @@ def raw_main(argv: Sequence[str], env: Environment | None = None) -> int:
     argv = list(argv)
     want_traceback = "--traceback" in argv
     try:
-        parser = build_parser(env)
+        parser = build_parser(env, _selected_command(argv))
         try:
             args = parser.parse_args(argv)
         except SystemExit as stop:  # --help and --version
