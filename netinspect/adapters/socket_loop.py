@@ -164,6 +164,7 @@ class _LoopBase:
         self._stopping = False
         self._wake_r = self._wake_w = None
         self._sock: socket.socket | None = None
+        self._closed = False
 
     def emit(self, kind: str, peer: str | None, text: str, detail: bool = False) -> None:
         self.on_event(Event(time.time(), kind, peer, text, detail))
@@ -453,6 +454,9 @@ class TcpServer(_LoopBase):
 
     def close(self) -> int:
         """Close every client (FIN) and the listening socket; return how many clients were open."""
+        if self._closed:
+            return 0
+        self._closed = True
         count = len(self.clients)
         for client in list(self.clients.values()):
             try:
@@ -585,6 +589,9 @@ class UdpServer(_LoopBase):
                 self._forget(address, f"forgotten after {limit:g} s without a datagram")
 
     def close(self) -> int:
+        if self._closed:
+            return 0
+        self._closed = True
         count = len(self.peers)
         self.peers.clear()
         for sock in (self._sock, self._wake_r, self._wake_w):

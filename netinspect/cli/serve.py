@@ -85,6 +85,9 @@ def validate(args):
 
 
 def run(args, env) -> int:
+    import signal
+    import threading
+
     from netinspect.core.errors import EXIT_INTERRUPTED
     from netinspect.core.hostport import is_loopback_text
     from netinspect.adapters import socket_loop
@@ -125,12 +128,25 @@ def run(args, env) -> int:
                           reuseaddr=not args.no_reuseaddr, on_event=show)
     server.open()
     interrupted = False
+    sigint_seen: list[bool] = []
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C asks the loop to stop at a safe point: a KeyboardInterrupt raised between a
+        # send() and its bookkeeping would resend bytes the client already has.
+        def on_sigint(signum, frame):
+            sigint_seen.append(True)
+            server.stop()
+
+        previous_handler = signal.signal(signal.SIGINT, on_sigint)
     try:
         server.serve(duration)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
         open_clients = server.close()
+    interrupted = interrupted or bool(sigint_seen)
     stats = server.stats
     if json_mode:
         env.out(dumps(document("serve", protocol=protocol, mode=args.mode, framing=args.framing,
