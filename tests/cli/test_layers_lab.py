@@ -104,3 +104,15 @@ def test_every_frame_against_tshark(cli, mixed_capture):
         if "ICMP" in ours and t["icmp.type"] == "3":
             assert quoted == ["IPv4", "UDP", "DNS"]
     assert {"ARP", "TCP", "DNS", "ICMP", "ICMPv6"} <= seen
+
+
+def test_live_without_privilege_is_one_line(lab_pair):
+    need_tool("setpriv")
+    import pathlib
+
+    a, _b = lab_pair
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    result = a.run("setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", "env", f"PYTHONPATH={root}",
+                   sys.executable, "-m", "netinspect", "layers", "--live", "-i", a.ifname, "--timeout", "1", check=False)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "needs root or CAP_NET_RAW" in result.stderr
