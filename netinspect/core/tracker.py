@@ -32,8 +32,9 @@ Each endpoint has an RFC 9293 state (``orig_state``/``resp_state``, see tcp_stat
 a Zeek state; ``history`` and ``conn_state`` are Zeek's. Findings per connection carry
 Wireshark's expert-info names (``tcp.analysis.retransmission`` ...): see ``ANALYSES``.
 
-Memory: a finished connection stays reachable by its ports for ``linger`` more finished
-connections (late ACKs and retransmitted FINs still count to it), then becomes final.
+Memory: a finished connection stays reachable by its ports for ``linger`` (default 512)
+more finished connections, so late ACKs and retransmitted FINs still count to it, then
+becomes final. (A longer linger keeps more objects alive and slows the garbage collector.)
 At most ``max_open`` unfinished connections are tracked; beyond that the least recently
 active eighth is flushed as final with ``evicted = True`` (an ``evicted`` event each).
 Ladder rows (``Connection.rows``) are kept only with ``keep_segments=True``.
@@ -105,6 +106,13 @@ _ESTABLISHED = TcpState.ESTABLISHED
 _TIME_WAIT = TcpState.TIME_WAIT
 _CLOSED = TcpState.CLOSED
 _LISTEN = TcpState.LISTEN
+_SYN_RECEIVED = TcpState.SYN_RECEIVED
+_Z_SYN_SENT = zeek.SYN_SENT
+_SEEN_SYN = zeek.SEEN_SYN
+_SEEN_FIN = zeek.SEEN_FIN
+# _ZEEK_ACK_STABLE[sender * 7 + peer]: an ACK or data segment from sender changes no Zeek state,
+# so it may take the fast path.
+_ZEEK_ACK_STABLE = [zeek.UPDATE[i][ACK] == divmod(i, 7) for i in range(49)]
 _SYN_SENT = TcpState.SYN_SENT
 _ZEEK_UPDATE = zeek.UPDATE
 _SEEN_ACK = zeek.SEEN_ACK
@@ -161,7 +169,7 @@ class _Half:
         self.is_orig = is_orig
         self.key = key
         self.peer = None
-        self.fast = 0          # bit 1: pure ACKs may take the fast path; bit 2: data may
+        self.fast = False      # both ESTABLISHED, nothing else can change: the fast path applies
         self.pkts = 0
         self.bytes = 0
         self.last_ts = 0
@@ -291,7 +299,7 @@ class Connection:
 
 
 class ConnectionTracker:
-    def __init__(self, *, keep_segments: bool = False, max_open: int = 100_000, linger: int = 4096):
+    def __init__(self, *, keep_segments: bool = False, max_open: int = 100_000, linger: int = 512):
         if max_open < 1 or linger < 0:
             raise ValueError("max_open must be >= 1 and linger >= 0")
         self.keep_segments = keep_segments
@@ -308,25 +316,29 @@ class ConnectionTracker:
     def feed(self, seg: Segment):
         half = self._halves.get((seg.src, seg.dst))
         if half is not None:
-            fast = half.fast
-            if fast and not seg.flags & _CTRL and seg.window:
-                n = seg.payload_len
-                if n:
-                    if fast & 2 and seg.seq == half.next_seq:
+            # Fast path: in-order data or a new ACK of an established connection.
+            if half.fast and seg.flags & 0x17 == ACK and seg.seq == half.next_seq and seg.window:
+                ack = seg.ack
+                if ((ack - half.last_ack) & _MASK) < 0x80000000:   # not older than the last ACK
+                    n = seg.payload_len
+                    if n:
                         half.next_seq = (seg.seq + n) & _MASK
                         half.bytes += n
                         half.pkts += 1
                         half.last_ts = half.adv_ts = seg.ts_ns
-                        half.last_ack = seg.ack
+                        half.last_ack = ack
                         half.last_win = seg.window
+                        if not half.seen & _SEEN_DATA:
+                            self._first_letter(half, _SEEN_DATA)
                         return EMPTY
-                elif fast & 1 and seg.seq == half.next_seq and (
-                        seg.ack != half.last_ack or seg.window != half.last_win):
-                    half.pkts += 1
-                    half.last_ts = seg.ts_ns
-                    half.last_ack = seg.ack
-                    half.last_win = seg.window
-                    return EMPTY
+                    if ack != half.last_ack or seg.window != half.last_win:
+                        half.pkts += 1
+                        half.last_ts = seg.ts_ns
+                        half.last_ack = ack
+                        half.last_win = seg.window
+                        if not half.seen & _SEEN_ACK:
+                            self._first_letter(half, _SEEN_ACK)
+                        return EMPTY
             flags = seg.flags
             if not flags & _CTRL and not self.keep_segments:
                 return self._plain(half, seg)
@@ -335,8 +347,47 @@ class ConnectionTracker:
                 self._retire(half.conn, events)
                 return self._process(self._new(seg, events, True), seg, events)
             return self._process(half, seg, None)
+        if seg.flags & 0x17 == SYN and not seg.payload_len and not self.keep_segments \
+                and len(self._open) < self.max_open:
+            return self._new_syn(seg)
         events = []
         return self._process(self._new(seg, events, False), seg, events)
+
+    @staticmethod
+    def _first_letter(half: _Half, bit: int) -> None:
+        half.seen |= bit
+        letter = "D" if bit == _SEEN_DATA else "A"
+        half.conn.history += letter if half.is_orig else letter.lower()
+
+    def _new_syn(self, seg: Segment):
+        """A new connection opened by a plain SYN: what _new + _process do, in one step."""
+        src = seg.src
+        dst = seg.dst
+        ts = seg.ts_ns
+        seq = seg.seq
+        conn = Connection(self._next_index, src, dst, ts, False)
+        self._next_index += 1
+        o = _Half(conn, True, (src, dst), _SYN_SENT)
+        r = _Half(conn, False, (dst, src), _SYN_RECEIVED)
+        o.peer = r
+        r.peer = o
+        conn._o = o
+        conn._r = r
+        o.pkts = 1
+        o.last_ts = ts
+        o.base = o.isn = seq
+        o.next_seq = (seq + 1) & _MASK
+        o.syn_kinds = 1
+        o.seen = _SEEN_SYN
+        o.last_syn = 0
+        o.zstate = _Z_SYN_SENT
+        conn.history = "S"
+        conn.syn_ts = ts
+        halves = self._halves
+        halves[o.key] = o
+        halves[r.key] = r
+        self._open[conn.index] = conn
+        return [_tuple_new(Event, ("opened", conn, seg.frame_index, "syn"))]
 
     def feed_all(self, segments: Iterable[Segment]) -> list[Event]:
         events: list[Event] = []
@@ -564,6 +615,20 @@ class ConnectionTracker:
             elif flags & ACK and not seen & _SEEN_ACK:
                 half.seen = seen | _SEEN_ACK
                 conn.history += "A" if is_orig else "a"
+        elif ctl == FIN:
+            # zeek.history_letters for the common single-flag cases, inlined.
+            end = (seq - half.base + n) & _MASK
+            if not seen & _SEEN_FIN or end != half.last_fin:
+                half.seen = seen | _SEEN_FIN
+                conn.history += "F" if is_orig else "f"
+            half.last_fin = end
+        elif ctl == SYN:
+            rel = (seq - half.base) & _MASK
+            if not seen & _SEEN_SYN or rel != half.last_syn:
+                half.seen = seen | _SEEN_SYN
+                letter = "H" if flags & ACK else "S"
+                conn.history += letter if is_orig else letter.lower()
+            half.last_syn = rel
         else:
             letters, half.seen, half.last_syn, half.last_fin, half.last_rst = zeek.history_letters(
                 flags, n, (seq - half.base) & _MASK, seen, half.last_syn, half.last_fin, half.last_rst)
@@ -647,10 +712,10 @@ class ConnectionTracker:
                     role = "hs_ack"
                 events.append(_tuple_new(Event, ("handshake", conn, fi, conn.handshake)))
             if rows is None:
-                seen = half.seen
-                half.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
-                seen = peer.seen
-                peer.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
+                z = half.zstate
+                pz = peer.zstate
+                half.fast = _ZEEK_ACK_STABLE[z * 7 + pz]
+                peer.fast = _ZEEK_ACK_STABLE[pz * 7 + z]
         else:
             half.fast = peer.fast = 0
             # Both closed by FINs (a RST was handled above).
@@ -754,10 +819,10 @@ class ConnectionTracker:
                     events = [ev]
                 else:
                     events.append(ev)
-            seen = half.seen
-            half.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
-            seen = peer.seen
-            peer.fast = (1 if seen & _SEEN_ACK else 0) | (2 if seen & _SEEN_DATA else 0)
+            z = half.zstate
+            pz = peer.zstate
+            half.fast = _ZEEK_ACK_STABLE[z * 7 + pz]
+            peer.fast = _ZEEK_ACK_STABLE[pz * 7 + z]
         else:
             half.fast = peer.fast = 0
             if state in FINAL_STATES and pstate in FINAL_STATES and not conn.finished and (
