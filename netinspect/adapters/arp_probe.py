@@ -16,7 +16,10 @@ from netinspect.adapters import scapy_io
 from netinspect.core.errors import BadInput, PrivilegeError, RuntimeFailure
 
 CAP_NET_RAW = 13
-PRIVILEGE_MESSAGE = "needs root or CAP_NET_RAW"
+# Worded as the capture commands word it (adapters/live_capture.py), so every raw-socket
+# command fails the same way.
+PRIVILEGE_MESSAGE = ("needs root or the CAP_NET_RAW capability "
+                     "(run with sudo, or grant it: setcap cap_net_raw+ep on the Python interpreter)")
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
 
@@ -33,8 +36,16 @@ def has_raw_privilege(status_path: str = "/proc/self/status") -> bool:
 
 
 def require_raw_privilege(what: str) -> None:
+    """PrivilegeError before anything is sent: no CAP_NET_RAW, or the kernel refuses a packet socket."""
     if not has_raw_privilege():
-        raise PrivilegeError(f"{what} {PRIVILEGE_MESSAGE} (running as uid {os.geteuid()} without it)")
+        raise PrivilegeError(f"{what} {PRIVILEGE_MESSAGE}")
+    try:
+        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except PermissionError:
+        raise PrivilegeError(f"{what} {PRIVILEGE_MESSAGE}") from None
+    except OSError as error:
+        raise RuntimeFailure(f"{what}: cannot open a packet socket: {error.strerror or error}") from None
+    probe.close()
 
 
 @dataclass
@@ -121,7 +132,7 @@ def probe(target_ip: str, iface: str | None = None, count: int = 1, timeout_s: f
         try:
             answered, _unanswered = s.srp(request, iface=iface, timeout=timeout_s, verbose=0)
         except PermissionError:
-            raise PrivilegeError(f"sending ARP {PRIVILEGE_MESSAGE} (the kernel refused the raw socket)") from None
+            raise PrivilegeError(f"sending ARP {PRIVILEGE_MESSAGE}") from None
         except OSError as error:
             raise RuntimeFailure(f"sending ARP on {iface} failed: {error.strerror or error}") from None
         if answered:

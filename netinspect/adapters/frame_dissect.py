@@ -243,15 +243,15 @@ def _l3_cast(packet, s, subnet, l2):
 
 def live_frame(iface: str, timeout_s: float, bpf: str | None = None) -> Frame:
     """One frame captured from `iface` (root or CAP_NET_RAW), as a Frame for `dissect`."""
-    from netinspect.adapters import arp_probe
+    from netinspect.adapters import arp_probe, live_capture
 
-    arp_probe.require_raw_privilege("capturing")
+    live_capture.check_capture_privilege()      # the capture commands' own check and message
     arp_probe._check_iface(iface)
     s = scapy_io.load()
     try:
         got = s.sniff(iface=iface, count=1, timeout=timeout_s, filter=bpf, store=True)
     except PermissionError:
-        raise PrivilegeError(f"capturing {arp_probe.PRIVILEGE_MESSAGE} (the kernel refused the raw socket)") from None
+        raise PrivilegeError(live_capture.PRIVILEGE_MESSAGE) from None
     except OSError as error:
         raise RuntimeFailure(f"capturing on {iface} failed: {error.strerror or error}") from None
     if not got:

@@ -159,14 +159,12 @@ def test_without_privilege_one_line_exit_1(lab_pair, how):
     if how == "nobody":
         result = a.run("env", f"PYTHONPATH={ROOT}", sys.executable, "-c", DROP_TO_NOBODY, "arp", b.ip4,
                        check=False, timeout=60)
-        assert "uid 65534" in result.stderr
     else:
         need_tool("setpriv")
         result = netinspect(a, "arp", b.ip4, prefix=("setpriv", "--inh-caps=-all", "--bounding-set=-net_raw"))
-        assert "uid 0" in result.stderr
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1
-    assert "needs root or CAP_NET_RAW" in result.stderr
+    assert "needs root or the CAP_NET_RAW capability" in result.stderr
     assert result.stdout == ""
 
 

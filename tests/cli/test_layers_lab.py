@@ -115,4 +115,4 @@ def test_live_without_privilege_is_one_line(lab_pair):
     result = a.run("setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", "env", f"PYTHONPATH={root}",
                    sys.executable, "-m", "netinspect", "layers", "--live", "-i", a.ifname, "--timeout", "1", check=False)
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "needs root or CAP_NET_RAW" in result.stderr
+    assert result.stderr.count("\n") == 1 and "needs root or the CAP_NET_RAW capability" in result.stderr
