@@ -254,6 +254,11 @@ def live_frame(iface: str, timeout_s: float, bpf: str | None = None) -> Frame:
         raise PrivilegeError(live_capture.PRIVILEGE_MESSAGE) from None
     except OSError as error:
         raise RuntimeFailure(f"capturing on {iface} failed: {error.strerror or error}") from None
+    except s.Scapy_Exception as error:
+        if bpf and "filter" in str(error).lower():
+            raise BadInput(f"--filter {bpf!r}: not a capture filter libpcap can compile "
+                           "(tcpdump syntax, e.g. 'arp' or 'udp port 53')") from None
+        raise RuntimeFailure(f"capturing on {iface} failed: {error}") from None
     if not got:
         raise RuntimeFailure(f"no frame on {iface} within {timeout_s:g} s")
     pkt = got[0]

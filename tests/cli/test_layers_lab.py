@@ -116,3 +116,20 @@ def test_live_without_privilege_is_one_line(lab_pair):
                    sys.executable, "-m", "netinspect", "layers", "--live", "-i", a.ifname, "--timeout", "1", check=False)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "needs root or the CAP_NET_RAW capability" in result.stderr
+
+
+def test_live_bad_filter_is_bad_input(cli):
+    result = cli("layers", "--live", "-i", "lo", "--filter", "nonsense((", "--timeout", "1")
+    assert result.status == 2
+    assert result.err.count("\n") == 1 and "'nonsense(('" in result.err
+
+
+def test_live_nothing_arrives_is_exit_1(lab_pair):
+    import pathlib
+
+    a, _b = lab_pair
+    root = str(pathlib.Path(__file__).resolve().parents[2])
+    result = a.run("env", f"PYTHONPATH={root}", sys.executable, "-m", "netinspect", "layers", "--live", "-i", a.ifname,
+                   "--filter", "udp port 5999", "--timeout", "0.5", check=False)
+    assert result.returncode == 1
+    assert f"no frame on {a.ifname} within 0.5 s" in result.stderr
