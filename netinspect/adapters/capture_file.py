@@ -287,6 +287,13 @@ class CaptureReader:
             self.close()
 
     def _read(self, size: int, offset: int) -> bytes:
+        if self._gz is None and size > CHUNK:
+            # A large read is asked for by a (capped) block length; a short file need not
+            # have a buffer that large allocated for it.
+            try:
+                size = max(CHUNK, min(size, self.file_size - self._raw.tell() + CHUNK))
+            except (OSError, ValueError):
+                pass
         try:
             return self._source.read(size)
         except _StreamDamage as exc:
