@@ -28,6 +28,12 @@ Originator: the sender of the first SYN; when the capture begins mid-stream, the
 of the first packet seen (``partial`` = ``started_before_capture`` = True), except that
 the sender of a SYN+ACK seen first is taken as the responder (as Zeek does).
 
+``irtt_ns`` is tshark's ``tcp.analysis.initial_rtt``: from the most recent SYN (the last
+one if it was retransmitted) to the first segment with ACK and without SYN, which for a
+refused connection is the RST. ``handshake_ns`` runs from the first SYN to the segment
+that made both endpoints ESTABLISHED; ``syn_synack_ns`` from the first SYN to the first
+SYN+ACK.
+
 Each endpoint has an RFC 9293 state (``orig_state``/``resp_state``, see tcp_states) and
 a Zeek state; ``history`` and ``conn_state`` are Zeek's. Findings per connection carry
 Wireshark's expert-info names (``tcp.analysis.retransmission`` ...): see ``ANALYSES``.
@@ -202,7 +208,7 @@ class Connection:
     __slots__ = ("index", "orig", "resp", "ts_first", "partial", "port_reuse", "handshake",
                  "syn_ts", "synack_ts", "ack_ts", "teardown", "closed_by", "time_wait",
                  "history", "half_closed", "evicted", "finished", "final", "rows", "_o", "_r",
-                 "_conn_state", "first_fin_ts")
+                 "_conn_state", "first_fin_ts", "mru_syn_ts", "irtt_ns")
 
     def __init__(self, index: int, orig: Endpoint, resp: Endpoint, ts: int, keep: bool):
         self.index = index
@@ -224,6 +230,8 @@ class Connection:
         self.rows = [] if keep else None
         self._conn_state = None
         self.first_fin_ts = None
+        self.mru_syn_ts = None   # the most recent SYN without ACK (Wireshark's ts_mru_syn)
+        self.irtt_ns = None      # tshark's tcp.analysis.initial_rtt
         self._o = self._r = None
 
     # -- per-direction figures ---------------------------------------------------------
@@ -250,8 +258,8 @@ class Connection:
         return self._o.pkts + self._r.pkts
 
     @property
-    def irtt_ns(self) -> int | None:
-        """tshark's tcp.analysis.initial_rtt: first SYN to the ACK completing the handshake."""
+    def handshake_ns(self) -> int | None:
+        """First SYN to the segment that made both endpoints ESTABLISHED."""
         if self.syn_ts is None or self.ack_ts is None:
             return None
         return self.ack_ts - self.syn_ts
@@ -382,7 +390,7 @@ class ConnectionTracker:
         o.last_syn = 0
         o.zstate = _Z_SYN_SENT
         conn.history = "S"
-        conn.syn_ts = ts
+        conn.syn_ts = conn.mru_syn_ts = ts
         halves = self._halves
         halves[o.key] = o
         halves[r.key] = r
@@ -650,18 +658,24 @@ class ConnectionTracker:
         half.state = state
         peer.state = pstate
 
+        # tshark's initial RTT: the most recent SYN to the first segment with ACK and without SYN.
+        if flags & SYN:
+            if not flags & ACK:
+                conn.mru_syn_ts = ts
+        elif flags & ACK and conn.irtt_ns is None and conn.mru_syn_ts is not None:
+            conn.irtt_ns = ts - conn.mru_syn_ts
+
         # What the segment means for the connection.
         if ctl == 0:
             if acks_peer_fin and not peer.fin_acked:
                 peer.fin_acked = True
                 role = "ack_fin_2" if half.fin_seq is not None else "ack_fin_1"
-            elif n:
-                role = "data"
-                if pfin is not None and half.fin_seq is None and not conn.half_closed:
-                    conn.half_closed = True
-                    events.append(_tuple_new(Event, ("half_close", conn, fi, "orig" if is_orig else "resp")))
             else:
-                role = "ack"
+                role = "data" if n else "ack"
+            if n and pfin is not None and half.fin_seq is None and not conn.half_closed:
+                # Data after the peer's FIN: the peer closed only its sending side.
+                conn.half_closed = True
+                events.append(_tuple_new(Event, ("half_close", conn, fi, "orig" if is_orig else "resp")))
         elif flags & RST:
             role = self._on_rst(conn, half, is_orig, fi, events)
             if role == "refused_rst" and rows is not None:
@@ -804,9 +818,11 @@ class ConnectionTracker:
         half.state = state
         peer.state = pstate
         events = None
+        if conn.irtt_ns is None and flags & ACK and conn.mru_syn_ts is not None:
+            conn.irtt_ns = ts - conn.mru_syn_ts
         if acks_peer_fin and not peer.fin_acked:
             peer.fin_acked = True
-        elif n and pfin is not None and half.fin_seq is None and not conn.half_closed:
+        if n and pfin is not None and half.fin_seq is None and not conn.half_closed:
             conn.half_closed = True
             events = [_tuple_new(Event, ("half_close", conn, seg.frame_index, "orig" if half.is_orig else "resp"))]
         if state is _ESTABLISHED and pstate is _ESTABLISHED:

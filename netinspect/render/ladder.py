@@ -138,8 +138,11 @@ def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> st
         text = ""
     else:
         text = ""
-    if row.payload_len and role in ("fin_1", "fin_2", "rst"):
-        text += " with data " + preview(row.payload) if row.payload else f" with {row.payload_len} B"
+    if row.payload_len and role in ("fin_1", "fin_2", "rst", "ack_fin_1", "ack_fin_2", "fin_retx"):
+        text += (", with data " + preview(row.payload)) if row.payload else f", with {row.payload_len} B of data"
+    if (role == "ack_fin_1" and row.payload_len and ctx is not None
+            and (ctx.fin_from_resp if row.from_orig else ctx.fin_from_orig)):
+        text += " (half close: the peer has already sent its FIN)"
     if row.notes:
         words = ", ".join(_NOTE_WORDS.get(n, n) for n in row.notes)
         text = f"{text} [{words}]" if text else f"[{words}]"

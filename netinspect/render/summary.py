@@ -43,11 +43,11 @@ def handshake_sentence(conn: Connection, names=None) -> str:
     kind = conn.handshake
     if kind == THREE_WAY:
         rtt = conn.syn_synack_ns
-        return (f"complete: SYN, SYN+ACK, ACK in {ms(conn.irtt_ns)}"
+        return (f"complete: SYN, SYN+ACK, ACK in {ms(conn.handshake_ns)}"
                 + (f" (round trip {ms(rtt)})" if rtt is not None else "") + ".")
     if kind == SIMULTANEOUS_OPEN:
         return (f"simultaneous open: both sides sent a SYN before receiving the other's; "
-                f"established after {ms(conn.irtt_ns)}.")
+                f"established after {ms(conn.handshake_ns)}.")
     if kind == REFUSED:
         return (f"refused: the {names[1]} answered the SYN with RST, so nothing listens on port "
                 f"{conn.resp.port} (connect() fails with 'Connection refused').")

@@ -23,7 +23,7 @@ def project(conn):
         history=conn.history, conn_state=conn.conn_state, orig_state=conn.orig_state,
         resp_state=conn.resp_state, orig_pkts=conn.orig_pkts, resp_pkts=conn.resp_pkts,
         orig_bytes=conn.orig_bytes, resp_bytes=conn.resp_bytes, irtt_ns=conn.irtt_ns,
-        partial=conn.partial, port_reuse=conn.port_reuse, half_closed=conn.half_closed,
+        handshake_ns=conn.handshake_ns, partial=conn.partial, port_reuse=conn.port_reuse, half_closed=conn.half_closed,
         analyses=conn.analysis_counts(), retransmissions=conn.retransmissions,
         ts_first=conn.ts_first, ts_last=conn.ts_last)
 
@@ -126,7 +126,9 @@ def test_syn_retransmission():
     assert c.handshake == "three-way" and c.retransmissions == 1
     assert c.analysis_counts() == {"tcp.analysis.retransmission": 1}
     assert c.history == "ShA"
-    assert c.irtt_ns == t.segments[3].ts_ns - t.segments[0].ts_ns   # from the FIRST SYN, as tshark
+    # tshark's initial RTT counts from the most recent SYN; the handshake from the first.
+    assert c.irtt_ns == t.segments[3].ts_ns - t.segments[1].ts_ns
+    assert c.handshake_ns == t.segments[3].ts_ns - t.segments[0].ts_ns
     assert c.rows[1].role == "syn_retx"
     assert ("analysis", 0, 1, "tcp.analysis.retransmission") in events
 
@@ -140,6 +142,7 @@ def test_refused():
     assert c.handshake == "refused" and c.teardown == "refused"
     assert c.closed_by is None and c.time_wait is None
     assert c.history == "Sr" and c.conn_state == "REJ"
+    assert c.irtt_ns == t.step and c.handshake_ns is None   # tshark times the RST as the "ACK"
     # Nothing listened: the responder is drawn CLOSED throughout.
     assert all(r.resp_after is S.CLOSED and r.resp_before is S.CLOSED for r in c.rows)
 
@@ -187,6 +190,22 @@ def test_half_close():
     assert c.teardown == "four-way" and c.closed_by == "orig" and c.time_wait == "orig"
     assert c.resp_bytes == 13
     assert c.rows[5].orig_after is S.FIN_WAIT_2 and c.rows[5].resp_after is S.CLOSE_WAIT
+
+
+def test_half_close_with_the_ack_of_the_fin_on_data():
+    # What Linux sends when the server writes right after reading EOF: data acknowledges the FIN.
+    t = Talk().handshake()
+    t.client(PSH | ACK, b"hello")
+    t.server(ACK)
+    t.client(FIN | ACK)
+    t.server(PSH | ACK, b"HELLO")
+    t.client(ACK)
+    t.server(FIN | ACK)
+    t.client(ACK)
+    events, (c,) = track(t.segments)
+    assert c.half_closed and ("half_close", 0, 6, "resp") in events
+    assert c.teardown == "four-way" and c.history == "ShADaFdf"
+    assert c.rows[6].role == "ack_fin_1" and c.rows[6].orig_after is S.FIN_WAIT_2
 
 
 @pytest.mark.parametrize("who", ["client", "server"])
