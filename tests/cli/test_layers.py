@@ -241,3 +241,19 @@ def test_live_one_frame(lab_pair):
     assert doc["cast"]["layer2"] == {**doc["cast"]["layer2"], "kind": "unicast", "address": b.mac}
     assert doc["cast"]["layer3"]["address"] == b.ip4
     assert bytes.fromhex(doc["payload"]["hex"]) == b"live frame"
+
+
+def test_pcapng_and_gzip_give_the_same_frame(cli, tmp_path):
+    import gzip
+
+    src = CAPTURES / "multicast.pcap"
+    want = layers_json(cli, str(src), "--frame", "2")
+    gz = tmp_path / "multicast.pcap.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    got = layers_json(cli, str(gz), "--frame", "2")
+    assert {k: v for k, v in got.items() if k != "source"} == {k: v for k, v in want.items() if k != "source"}
+    if shutil.which("editcap"):
+        ng = tmp_path / "multicast.pcapng"
+        subprocess.run(["editcap", "-F", "pcapng", str(src), str(ng)], check=True, capture_output=True, timeout=60)
+        got = layers_json(cli, str(ng), "--frame", "2")
+        assert got["layers"] == want["layers"] and got["cast"] == want["cast"]

@@ -133,3 +133,24 @@ def test_live_nothing_arrives_is_exit_1(lab_pair):
                    "--filter", "udp port 5999", "--timeout", "0.5", check=False)
     assert result.returncode == 1
     assert f"no frame on {a.ifname} within 0.5 s" in result.stderr
+
+
+def test_samples_can_be_made_again(lab, tmp_path):
+    """tests/lab/make_samples.py remakes captures/ with the same frames (times and ports aside)."""
+    need_tool("tcpdump")
+    import pathlib
+
+    from netinspect.adapters.capture_file import iter_frames
+    from tests.lab.make_samples import make_samples
+
+    captures = pathlib.Path(__file__).resolve().parents[2] / "captures"
+    made = make_samples(tmp_path)
+    assert sorted(made) == ["arp-exchange", "broadcast", "multicast"]
+    for name, path in made.items():
+        fresh = list(iter_frames(path))
+        kept = list(iter_frames(captures / f"{name}.pcap"))
+        assert len(fresh) == len(kept) == 2
+        for new, old in zip(fresh, kept):
+            assert new.linktype == old.linktype == 1
+            assert new.data[:12] == old.data[:12]            # destination and source MAC
+            assert len(new.data) == len(old.data)
