@@ -98,7 +98,7 @@ def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> st
     elif role == "data":
         text = "data " + preview(row.payload) if row.payload else "data"
         if ctx is not None and (ctx.fin_from_resp if row.from_orig else ctx.fin_from_orig):
-            text += " (half close: the peer has already sent its FIN)"
+            text += " (half close: the peer already sent its FIN)"
     elif role == "fin_1":
         if teardown == FOUR_WAY:
             text = "teardown 1/4 FIN (active close)"
@@ -142,7 +142,7 @@ def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> st
         text += (", with data " + preview(row.payload)) if row.payload else f", with {row.payload_len} B of data"
     if (role == "ack_fin_1" and row.payload_len and ctx is not None
             and (ctx.fin_from_resp if row.from_orig else ctx.fin_from_orig)):
-        text += " (half close: the peer has already sent its FIN)"
+        text += " (half close: the peer already sent its FIN)"
     if row.notes:
         words = ", ".join(_NOTE_WORDS.get(n, n) for n in row.notes)
         text = f"{text} [{words}]" if text else f"[{words}]"
