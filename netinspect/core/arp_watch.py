@@ -103,12 +103,25 @@ class ArpReport:
     gratuitous: list = field(default_factory=list)     # ArpPacket
     probes: list = field(default_factory=list)         # ArpPacket
     conflicts: list = field(default_factory=list)      # Conflict
+    # How many of each there were; the lists above keep at most MAX_LISTED of each.
+    totals: dict = field(default_factory=lambda: dict.fromkeys(
+        ("exchanges", "unanswered", "unsolicited_replies", "gratuitous", "probes"), 0))
+    claims_truncated: bool = False  # more claimed addresses than MAX_CLAIMED_IPS: conflicts may be missed
+
+    def add(self, kind: str, item) -> None:
+        self.totals[kind] += 1
+        listed = getattr(self, kind)
+        if len(listed) < MAX_LISTED:
+            listed.append(item)
 
     def as_dict(self) -> dict:
         return {
             "packets": self.packets,
             "requests": self.requests,
             "replies": self.replies,
+            "totals": dict(self.totals),
+            "listed_at_most": MAX_LISTED,
+            "claims_truncated": self.claims_truncated,
             "exchanges": [e.as_dict() for e in self.exchanges],
             "unanswered": [e.as_dict() for e in self.unanswered],
             "unsolicited_replies": [_packet_dict(p) for p in self.unsolicited_replies],
@@ -127,6 +140,9 @@ def _packet_dict(p: ArpPacket) -> dict:
 # without bound; the oldest are declared unanswered first.
 MAX_PENDING = 65536
 MAX_CLAIM_FRAMES = 10
+# Bounds on what is kept, so an ARP-heavy capture of any size stays in bounded memory.
+MAX_LISTED = 10_000
+MAX_CLAIMED_IPS = 262_144
 
 
 class ArpWatch:
@@ -138,21 +154,26 @@ class ArpWatch:
         self._pending: dict[tuple[str, str], Exchange] = {}   # (asker_ip, target_ip) -> open exchange
         self._claims: dict[str, dict[str, list]] = {}        # ip -> mac -> frames
         self._reply_claims: dict[str, set] = {}              # ip -> macs that answered for it
-        self._answered: dict[tuple[str, str], Exchange] = {}  # last answered exchange per key
 
     def feed(self, p: ArpPacket) -> None:
         r = self._report
         r.packets += 1
         if p.sender_ip != ZERO_IP:
-            frames = self._claims.setdefault(p.sender_ip, {}).setdefault(p.sender_mac, [])
-            if len(frames) < MAX_CLAIM_FRAMES:
-                frames.append(p.frame_index)
+            macs = self._claims.get(p.sender_ip)
+            if macs is None and len(self._claims) >= MAX_CLAIMED_IPS:
+                r.claims_truncated = True
+            else:
+                if macs is None:
+                    macs = self._claims[p.sender_ip] = {}
+                frames = macs.setdefault(p.sender_mac, [])
+                if len(frames) < MAX_CLAIM_FRAMES:
+                    frames.append(p.frame_index)
         if p.gratuitous:
-            r.gratuitous.append(p)
+            r.add("gratuitous", p)
         if p.op == REQUEST:
             r.requests += 1
             if p.probe:
-                r.probes.append(p)
+                r.add("probes", p)
             if p.gratuitous or p.probe:
                 return
             key = (p.sender_ip, p.target_ip)
@@ -162,15 +183,15 @@ class ArpWatch:
                 open_.last_request_ts_ns = p.ts_ns
                 return
             if open_ is not None:
-                r.unanswered.append(self._pending.pop(key))
+                r.add("unanswered", self._pending.pop(key))
             if len(self._pending) >= MAX_PENDING:
                 oldest = next(iter(self._pending))
-                r.unanswered.append(self._pending.pop(oldest))
+                r.add("unanswered", self._pending.pop(oldest))
             self._pending[key] = Exchange(p.sender_mac, p.sender_ip, p.target_ip, 1, p.ts_ns, p.frame_index,
                                           request_eth_dst=p.eth_dst, last_request_ts_ns=p.ts_ns)
         elif p.op == REPLY:
             r.replies += 1
-            if p.sender_ip != ZERO_IP:
+            if p.sender_ip in self._claims:       # bounded with the claims
                 self._reply_claims.setdefault(p.sender_ip, set()).add(p.sender_mac)
             key = (p.target_ip, p.sender_ip)
             open_ = self._pending.pop(key, None)
@@ -179,17 +200,17 @@ class ArpWatch:
                 open_.reply_ts_ns = p.ts_ns
                 open_.reply_frame = p.frame_index
                 open_.reply_eth_dst = p.eth_dst
-                r.exchanges.append(open_)
-                self._answered[key] = open_
+                r.add("exchanges", open_)
             elif not p.gratuitous:
                 # A second answer to a question already answered is how a spoofer races
                 # the real owner; it shows up as a conflict too.
-                r.unsolicited_replies.append(p)
+                r.add("unsolicited_replies", p)
 
     def report(self) -> ArpReport:
         """The report so far; pending requests count as unanswered."""
         r = self._report
-        r.unanswered.extend(self._pending.values())
+        for pending in self._pending.values():
+            r.add("unanswered", pending)
         self._pending.clear()
         r.unanswered.sort(key=lambda e: e.request_ts_ns)
         r.conflicts = [

@@ -93,18 +93,30 @@ def review_section(report, color: bool = False) -> str:
             ([e.asker_ip, e.asker_mac, e.target_ip, e.answer_mac, str(e.requests),
               f"{e.rtt_ns / 1e6:.3f} ms" if e.rtt_ns is not None else "-"] for e in report.exchanges),
             ["ASKER", "ASKER MAC", "ASKED FOR", "ANSWERED BY", "REQUESTS", "TIME"]))
+    _more(lines, report, "exchanges", "answered exchanges")
     for e in report.unanswered:
         lines.append(f"unanswered: {e.asker_ip} ({e.asker_mac}) asked for {e.target_ip} "
                      f"{e.requests} time{'s' if e.requests != 1 else ''}, no reply (frame {e.request_frame})")
+    _more(lines, report, "unanswered", "unanswered requests")
     for p in report.gratuitous:
         lines.append(f"gratuitous ARP {OPS.get(p.op, p.op)}: {p.sender_mac} announces {p.sender_ip} (frame {p.frame_index})")
+    _more(lines, report, "gratuitous", "gratuitous ARP packets")
     for p in report.probes:
         lines.append(f"address probe: {p.sender_mac} checks whether {p.target_ip} is free (frame {p.frame_index})")
+    _more(lines, report, "probes", "address probes")
     for c in report.conflicts:
         lines.append(paint(f"conflict: {c.ip} claimed by {len(c.macs)} MACs ({', '.join(sorted(c.macs))})"
                            + (f", {len(c.in_replies)} of them answering for it" if len(c.in_replies) > 1 else "")
                            + ": duplicate address or ARP spoofing", "red", color))
+    if report.claims_truncated:
+        lines.append("note: too many distinct addresses to track them all; conflicts among the later ones are not shown")
     return "\n".join(lines)
+
+
+def _more(lines: list, report, kind: str, label: str) -> None:
+    extra = report.totals.get(kind, 0) - len(getattr(report, kind))
+    if extra > 0:
+        lines.append(f"... and {extra:,} more {label} (the JSON output counts them in 'totals')")
 
 
 def cast_section(summary, color: bool = False) -> str:

@@ -96,3 +96,16 @@ def test_every_request_is_accounted_for(items):
     assert len(r.exchanges) <= r.replies
     for c in r.conflicts:
         assert len(c.macs) >= 2
+
+
+def test_lists_are_bounded_but_counted(monkeypatch):
+    from netinspect.core import arp_watch
+
+    monkeypatch.setattr(arp_watch, "MAX_LISTED", 5)
+    monkeypatch.setattr(arp_watch, "MAX_CLAIMED_IPS", 3)
+    packets = [who_has(i * MS, f"10.77.9.{i}", i, ip=f"10.77.8.{i}") for i in range(20)]
+    r = analyse(packets)
+    assert r.totals["unanswered"] == 20 and len(r.unanswered) == 5
+    assert r.claims_truncated
+    d = r.as_dict()
+    assert d["totals"]["unanswered"] == 20 and d["listed_at_most"] == 5
