@@ -4,7 +4,8 @@ plain connection record every output format is written from (sans-IO).
 - `UdpFlows`: datagrams in, one `FlowRecord` per UDP flow out. A flow is the two
   endpoints regardless of direction; the originator is the sender of the first datagram
   seen (Zeek's rule for UDP). A flow idle for `idle_ns` (capture time) ends and a later
-  datagram starts a new one, so memory holds only recently active flows.
+  datagram starts a new one; beyond `max_flows` active flows the least recently active
+  end early, so memory stays bounded.
 - `IcmpTable`: ICMP/ICMPv6 messages grouped by (source, destination, type, code), with
   plain names for the common types; the number of groups is capped.
 - `ConnRecord`: the picklable, plain record of one TCP connection or UDP flow, made from a
@@ -22,6 +23,7 @@ from typing import Iterator
 from netinspect.core.records import Datagram, Endpoint, IcmpMessage
 
 UDP_IDLE_NS = 60 * 1_000_000_000      # Zeek's default UDP inactivity timeout
+MAX_UDP_FLOWS = 16_384                 # active flows held at once (memory bound)
 MAX_ICMP_GROUPS = 10_000
 
 
@@ -85,8 +87,10 @@ class _Flow:
 class UdpFlows:
     """UDP datagrams in, finished `ConnRecord`s (proto "udp") out."""
 
-    def __init__(self, idle_ns: int = UDP_IDLE_NS):
+    def __init__(self, idle_ns: int = UDP_IDLE_NS, max_flows: int = MAX_UDP_FLOWS):
         self.idle_ns = idle_ns
+        self.max_flows = max_flows
+        self.evicted = 0
         self._flows: dict = {}       # (src, dst) and (dst, src) -> _Flow
         self._next = 0
         self._done: list[ConnRecord] = []
@@ -98,6 +102,8 @@ class UdpFlows:
             self._end(flow)
             flow = None
         if flow is None:
+            if len(self._flows) >= 2 * self.max_flows:
+                self._evict()
             flow = _Flow(self._next, d)
             self._next += 1
             self._flows[(d.src, d.dst)] = self._flows[(d.dst, d.src)] = flow
@@ -116,6 +122,13 @@ class UdpFlows:
         for flow in {id(f): f for f in self._flows.values()}.values():
             if now - flow.last > self.idle_ns:
                 self._end(flow)
+
+    def _evict(self) -> None:
+        """End the least recently active eighth of the flows early (bounded memory)."""
+        flows = sorted({id(f): f for f in self._flows.values()}.values(), key=lambda f: f.last)
+        for flow in flows[: max(1, self.max_flows // 8)]:
+            self.evicted += 1
+            self._end(flow)
 
     def _end(self, flow: _Flow) -> None:
         for key in ((flow.orig, flow.resp), (flow.resp, flow.orig)):
