@@ -225,8 +225,15 @@ class TcpServer(_LoopBase):
         self._next_id = 1
         self._accept_paused_until = 0.0
 
-    def open(self) -> tuple:
+    def open(self, before_listen: Callable[[tuple], None] | None = None) -> tuple:
+        """Bind, call `before_listen(address)` (e.g. start a capture on the port), then listen."""
         self._open_common(socket.SOCK_STREAM)
+        if before_listen is not None:
+            try:
+                before_listen(self.address)
+            except BaseException:
+                self.close()
+                raise
         self._sock.listen(4096)
         self.selector.register(self._sock, selectors.EVENT_READ, "listen")
         self.emit("listening", peer_text(self.address), f"tcp, mode {self.service.mode}, framing {self.framing}")

@@ -72,8 +72,20 @@ def run(args, env) -> int:
     interval = _seconds(args.interval, "--interval", allow_zero=True)
     timeout = _seconds(args.timeout, "--timeout")
     wait = _seconds(args.wait, "--wait", allow_zero=True)
+    trace = None
     if args.trace:
-        raise BadInput("--trace is not available in this build of connect; use 'netinspect trace-handshake --target HOST:PORT'")
+        import socket
+
+        from netinspect.adapters.session_client import resolve
+        from netinspect.cli.session_trace import SessionTrace, capture_interface
+
+        if protocol != "tcp":
+            raise BadInput("--trace draws TCP handshakes and teardowns; UDP has neither (accepted: connect tcp --trace)")
+        SessionTrace.check_privilege()
+        family, sockaddr = resolve(host, port, socket.SOCK_STREAM)
+        trace = SessionTrace(env, args, port, capture_interface(sockaddr[0], family),
+                             title=f"Trace of connect tcp to {_where(sockaddr)}")
+        trace.start()  # confirmed ready before the SYN
 
     json_mode = args.json
     replies: list[dict] = []
@@ -98,7 +110,13 @@ def run(args, env) -> int:
 
     client = SessionClient(protocol, host, port, args.framing, timeout=timeout, wait=wait,
                            on_reply=on_reply, on_note=on_note)
-    client.connect()
+    try:
+        client.connect()
+    except BaseException:
+        if trace is not None:
+            # A refused or unanswered connect is worth its ladder too (SYN, RST).
+            trace.finish(False)
+        raise
     local, remote = _where(client.local), _where(client.remote)
     if not json_mode:
         env.err(f"* connected to {remote} from {local} ({protocol}, framing {args.framing})")
@@ -120,9 +138,13 @@ def run(args, env) -> int:
         interrupted = True
         client._close()
     stats = client.stats
+    traced = None
+    if trace is not None and json_mode:
+        traced = trace.finish(interrupted, only_endpoint=client.local[:2])
     if json_mode:
         env.out(dumps(document("connect", protocol=protocol, local=local, remote=remote, framing=args.framing,
-                               interrupted=interrupted, stats=stats.as_dict(), replies=replies)))
+                               interrupted=interrupted, stats=stats.as_dict(), replies=replies,
+                               **({"trace": traced} if traced is not None else {}))))
     else:
         ended = {"server": "the server closed the connection", "server reset": "the server reset the connection",
                  "quiet": f"no more replies within {wait:g} s", "client": "every datagram answered"}.get(
@@ -134,6 +156,8 @@ def run(args, env) -> int:
         if burst is not None and protocol == "tcp":
             env.err(f"* TCP is a byte stream: {stats.sends} sends came back in {stats.reads} read{'s' if stats.reads != 1 else ''} here; "
                     "the server's log shows how many reads it needed (try --framing length to keep messages apart)")
+    if trace is not None and not json_mode:
+        trace.finish(interrupted, only_endpoint=client.local[:2])
     return EXIT_INTERRUPTED if interrupted else 0
 
 

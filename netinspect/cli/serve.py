@@ -96,9 +96,12 @@ def run(args, env) -> int:
 
     protocol, port, caps, duration = validate(args)
     if args.trace:
+        from netinspect.cli.session_trace import SessionTrace
         from netinspect.core.errors import BadInput
 
-        raise BadInput("--trace is not available in this build of serve; use 'netinspect trace-handshake --listen PORT'")
+        if protocol != "tcp":
+            raise BadInput("--trace draws TCP handshakes and teardowns; UDP has neither (accepted: serve tcp --trace)")
+        SessionTrace.check_privilege()
     if not is_loopback_text(args.bind):
         env.err(f"warning: listening on {args.bind}: not loopback, so other machines can reach this server "
                 "(every client can send it data); use --bind 127.0.0.1 to keep it local")
@@ -126,7 +129,20 @@ def run(args, env) -> int:
     socket_loop.raise_nofile_limit(caps.max_clients * 2 + 64)
     server = server_class(service, args.framing, args.bind, port, caps,
                           reuseaddr=not args.no_reuseaddr, on_event=show)
-    server.open()
+    trace = None
+    if args.trace:
+        from netinspect.cli.session_trace import SessionTrace, capture_interface
+
+        def start_trace(address) -> None:
+            nonlocal trace
+            trace = SessionTrace(env, args, address[1], capture_interface(address[0], 0),
+                                 title=f"Trace of the TCP connections to serve {args.mode} on "
+                                       f"{socket_loop.peer_text(address)}")
+            trace.start()  # bound but not yet listening: no SYN can be answered before the capture is ready
+
+        server.open(before_listen=start_trace)
+    else:
+        server.open()
     interrupted = False
     sigint_seen: list[bool] = []
     previous_handler = None
@@ -149,9 +165,11 @@ def run(args, env) -> int:
     interrupted = interrupted or bool(sigint_seen)
     stats = server.stats
     if json_mode:
+        traced = {"trace": trace.finish(interrupted)} if trace is not None else {}
         env.out(dumps(document("serve", protocol=protocol, mode=args.mode, framing=args.framing,
                                address=socket_loop.peer_text(server.address), interrupted=interrupted,
-                               clients_closed_at_exit=open_clients, stats=stats.as_dict(), events=events)))
+                               clients_closed_at_exit=open_clients, stats=stats.as_dict(), events=events,
+                               **traced)))
     else:
         why = "interrupted (Ctrl-C)" if interrupted else "stopped"
         errors = ", ".join(f"{k} {v}" for k, v in sorted(stats.errors.items())) or "none"
@@ -159,6 +177,8 @@ def run(args, env) -> int:
                 f"served {stats.accepted}, refused {stats.refused_full} (full), {stats.reads} reads, "
                 f"{stats.messages_in} messages in, {stats.bytes_in} bytes in, {stats.bytes_out} bytes out; errors: {errors}"
                 + (f"; truncated datagrams {stats.truncated}" if stats.truncated else ""))
+        if trace is not None:
+            trace.finish(interrupted)
     return EXIT_INTERRUPTED if interrupted else 0
 
 
