@@ -97,11 +97,13 @@ class EmbeddedServer:
     """An upper-case echo server on loopback, run in threads, for the scenarios."""
 
     def __init__(self, family: int = socket.AF_INET, host: str | None = None, port: int = 0,
-                 scenario: str = "client-closes-first"):
+                 scenario: str = "client-closes-first", idle_timeout: float = IO_TIMEOUT):
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}")
         self.family = family
         self.scenario = scenario
+        self.idle_timeout = idle_timeout
+        self._open: set = set()
         self.host = host or loopback_host(family)
         self._listener = open_listener(family, self.host, port)
         self.endpoint = _endpoint(self._listener.getsockname())
@@ -129,12 +131,14 @@ class EmbeddedServer:
             except OSError:
                 break
             self.accepted += 1
+            with self._lock:
+                self._open.add(conn)
             worker = threading.Thread(target=self._serve_one, args=(conn,), daemon=True)
             self._threads.append(worker)
             worker.start()
 
     def _serve_one(self, conn: socket.socket) -> None:
-        conn.settimeout(IO_TIMEOUT)
+        conn.settimeout(self.idle_timeout)
         try:
             if self.scenario == "half-close":
                 data = _read_to_eof(conn)
@@ -156,6 +160,7 @@ class EmbeddedServer:
         finally:
             conn.close()
             with self._lock:
+                self._open.discard(conn)
                 self.finished += 1
                 self._lock.notify_all()
 
@@ -172,6 +177,14 @@ class EmbeddedServer:
             pass
         if self._acceptor is not None:
             self._acceptor.join(timeout=1.0)
+        with self._lock:
+            still_open = list(self._open)
+        for conn in still_open:
+            # Interrupted with clients still connected: close them in order (FIN), now.
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for worker in self._threads:
             worker.join(timeout=IO_TIMEOUT)
 

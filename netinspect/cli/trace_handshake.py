@@ -20,6 +20,9 @@ EXAMPLES = [
     "sudo netinspect trace-handshake --listen 9000 --count 2   # trace the next 2 clients of an embedded server",
 ]
 
+# A client of --listen may be a person typing into ncat: give them time between lines.
+LISTEN_IDLE_SECONDS = 300.0
+
 SCENARIO_FLAGS = {
     "server_closes_first": "server-closes-first",
     "abort": "abort",
@@ -134,7 +137,8 @@ def run(args, env) -> int:
             port = refusing.endpoint.port
             server_label = f"server {refusing.endpoint} (bound, not listening)"
         else:
-            server = scen.EmbeddedServer(family, port=args.listen or 0, scenario=scenario)
+            server = scen.EmbeddedServer(family, port=args.listen or 0, scenario=scenario,
+                                         idle_timeout=LISTEN_IDLE_SECONDS if args.listen is not None else scen.IO_TIMEOUT)
             port = server.endpoint.port
             server_label = f"server {server.endpoint} (embedded)"
         if args.listen is not None:
@@ -143,16 +147,16 @@ def run(args, env) -> int:
         else:
             title = f"Tracing one TCP echo session on loopback ({scenario.replace('-', ' ')})"
 
-    capture = live.LiveCapture(iface, port, environ=dict(env.environ))
     try:
-        try:
-            capture.start()
-        except BaseException:
-            if server is not None:
-                server.close()
-            if refusing is not None:
-                refusing.close()
-            raise
+        capture = live.LiveCapture(iface, port, environ=dict(env.environ))
+        capture.start()
+    except BaseException:
+        if server is not None:
+            server.close()
+        if refusing is not None:
+            refusing.close()
+        raise
+    try:
         try:
             if args.target:
                 report = scen.run_target(family, target, message + b"\n")

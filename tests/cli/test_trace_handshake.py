@@ -244,3 +244,54 @@ def test_without_privilege_one_line_exit_1(tmp_path):
     assert done.stderr.count("\n") == 1
     assert "capturing packets needs root or the CAP_NET_RAW capability" in done.stderr
     assert not (tmp_path / "captures").exists()
+
+
+def test_filter_compiled_by_libpcap_when_asked(cli, tmp_path):
+    need_root()
+    path = tmp_path / "libpcap.pcap"
+    result = cli("trace-handshake", "-v", "--write", str(path),
+                 environ={"NO_COLOR": "1", "NETINSPECT_FILTER_COMPILER": "libpcap"})
+    assert result.status == 0, result.err
+    assert "compiled by libpcap through scapy" in result.out
+    rows = tshark_rows(need_tool("tshark"), path)
+    assert [flags_text(r.flags) for r in rows[:3]] == ["SYN", "SYN+ACK", "ACK"]
+    assert not any(r.retransmission for r in rows)
+
+
+BLOCK_LIBPCAP = r"""
+import ctypes, ctypes.util, sys
+_find = ctypes.util.find_library
+ctypes.util.find_library = lambda name: None if "pcap" in name else _find(name)
+_init = ctypes.CDLL.__init__
+def refuse(self, name, *a, **k):
+    if name and "pcap" in str(name):
+        raise OSError(f"{name}: cannot open shared object file")
+    return _init(self, name, *a, **k)
+ctypes.CDLL.__init__ = refuse
+from netinspect.cli.main import raw_main
+status = raw_main(sys.argv[1:])
+sys.stdout.flush()
+maps = open("/proc/self/maps").read()
+print("libpcap mapped:", "libpcap" in maps)
+sys.exit(status)
+"""
+
+
+def test_works_on_a_machine_without_libpcap(tmp_path):
+    need_root()
+    path = tmp_path / "nolibpcap.pcap"
+    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP, "trace-handshake", "-v", "--write", str(path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", NETINSPECT_NO_LIBPCAP="1"))
+    assert done.returncode == 0, done.stderr
+    assert "compiled by netinspect (libpcap not used)" in done.stdout
+    assert done.stdout.rstrip().endswith("libpcap mapped: False")
+    rows = tshark_rows(need_tool("tshark"), path)
+    kind, closer = teardown_kind(rows)
+    assert closer == "client" and kind in ("three-segment", "four-way")
+    # ...and asking for libpcap there is refused in one line.
+    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP, "trace-handshake"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), NETINSPECT_NO_LIBPCAP="1",
+                                   NETINSPECT_FILTER_COMPILER="libpcap"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
