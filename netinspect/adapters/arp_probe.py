@@ -104,7 +104,7 @@ def _frame(pkt, s, ts: float) -> ArpFrame:
     return ArpFrame(ts, pkt[s.Ether].src, pkt[s.Ether].dst, int(arp.op), arp.hwsrc, arp.psrc, arp.hwdst, arp.pdst)
 
 
-def _check_iface(iface: str) -> None:
+def check_iface(iface: str) -> None:
     try:
         socket.if_nametoindex(iface)
     except OSError:
@@ -116,7 +116,7 @@ def probe(target_ip: str, iface: str | None = None, count: int = 1, timeout_s: f
     """Send `count` who-has requests for target_ip, one at a time, each waiting up to timeout_s."""
     require_raw_privilege("sending ARP")
     if iface is not None:
-        _check_iface(iface)
+        check_iface(iface)
     s = scapy_io.load()
     if iface is None:
         iface, _src, _gw = s.conf.route.route(target_ip)

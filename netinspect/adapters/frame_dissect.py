@@ -246,7 +246,7 @@ def live_frame(iface: str, timeout_s: float, bpf: str | None = None) -> Frame:
     from netinspect.adapters import arp_probe, live_capture
 
     live_capture.check_capture_privilege()      # the capture commands' own check and message
-    arp_probe._check_iface(iface)
+    arp_probe.check_iface(iface)
     s = scapy_io.load()
     try:
         got = s.sniff(iface=iface, count=1, timeout=timeout_s, filter=bpf, store=True)

@@ -82,6 +82,8 @@ def run(args, env) -> int:
     timeout = _timeout(args.timeout)
     from netinspect.adapters import arp_probe
 
+    if args.iface is not None:
+        arp_probe.check_iface(args.iface)      # bad input is exit 2 whatever the privilege
     arp_probe.require_raw_privilege("sending ARP")
     result = arp_probe.probe(target, args.iface, count, timeout)
     from netinspect.render import arp_view
