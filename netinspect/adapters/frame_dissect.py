@@ -245,8 +245,8 @@ def live_frame(iface: str, timeout_s: float, bpf: str | None = None) -> Frame:
     """One frame captured from `iface` (root or CAP_NET_RAW), as a Frame for `dissect`."""
     from netinspect.adapters import arp_probe, live_capture
 
+    arp_probe.check_iface(iface)                # bad input first: exit 2 whatever the privilege
     live_capture.check_capture_privilege()      # the capture commands' own check and message
-    arp_probe.check_iface(iface)
     s = scapy_io.load()
     try:
         got = s.sniff(iface=iface, count=1, timeout=timeout_s, filter=bpf, store=True)
