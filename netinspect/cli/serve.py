@@ -173,7 +173,9 @@ def run(args, env) -> int:
     else:
         why = "interrupted (Ctrl-C)" if interrupted else "stopped"
         errors = ", ".join(f"{k} {v}" for k, v in sorted(stats.errors.items())) or "none"
-        env.out(f"{why}: closed {open_clients} open client{'s' if open_clients != 1 else ''}; "
+        closed = (f"closed {open_clients} open client{'s' if open_clients != 1 else ''}" if protocol == "tcp"
+                  else f"forgot {open_clients} active peer{'s' if open_clients != 1 else ''}")
+        env.out(f"{why}: {closed}; "
                 f"served {stats.accepted}, refused {stats.refused_full} (full), {stats.reads} reads, "
                 f"{stats.messages_in} messages in, {stats.bytes_in} bytes in, {stats.bytes_out} bytes out; errors: {errors}"
                 + (f"; truncated datagrams {stats.truncated}" if stats.truncated else ""))
