@@ -348,12 +348,18 @@ class ConnectionTracker:
                             self._first_letter(half, _SEEN_ACK)
                         return EMPTY
             flags = seg.flags
-            if not flags & _CTRL and not self.keep_segments:
-                return self._plain(half, seg)
+            ctl = flags & _CTRL
+            if not self.keep_segments:
+                if not ctl:
+                    return self._plain(half, seg)
+                if ctl == FIN:
+                    return self._fin_plain(half, seg)
             if flags & 0x12 == SYN and self._is_reuse(half, seg):
                 events: list = []
                 self._retire(half.conn, events)
                 return self._process(self._new(seg, events, True), seg, events)
+            if ctl == SYN and not self.keep_segments:
+                return self._syn_plain(half, seg)
             return self._process(half, seg, None)
         if seg.flags & 0x17 == SYN and not seg.payload_len and not self.keep_segments \
                 and len(self._open) < self.max_open:
@@ -503,11 +509,10 @@ class ConnectionTracker:
         if conn.final:
             return
         o, r = conn._o, conn._r
+        # Its ports still lead to it: a new connection on them retires this one first.
         halves = self._halves
-        if halves.get(o.key) is o:
-            del halves[o.key]
-        if halves.get(r.key) is r:
-            del halves[r.key]
+        halves.pop(o.key, None)
+        halves.pop(r.key, None)
         if conn.teardown is None:
             if conn.syn_ts is not None and r.pkts == 0:
                 conn.teardown = UNANSWERED
@@ -845,6 +850,172 @@ class ConnectionTracker:
                     half.fin_seq is not None or pfin is not None):
                 if events is None:
                     events = []
+                if conn.teardown is None:
+                    conn.teardown = INCOMPLETE
+                events.append(_tuple_new(Event, ("closed", conn, seg.frame_index, conn.teardown)))
+                self._mark_finished(conn, events)
+        if notes is not None:
+            if events is None:
+                events = []
+            for name in notes:
+                events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
+        return events if events is not None else EMPTY
+
+    def _fin_plain(self, half: _Half, seg: Segment):
+        """``_process`` for a FIN without SYN or RST when no ladder rows are kept."""
+        conn = half.conn
+        peer = half.peer
+        is_orig = half.is_orig
+        flags = seg.flags
+        ts = seg.ts_ns
+        n = seg.payload_len
+        seq = seg.seq
+        half.pkts += 1
+        half.bytes += n
+        half.last_ts = ts
+        notes = None
+        if half.base is None:
+            half.base = (seq - 1) & _MASK
+        seg_end = (seq + n + 1) & _MASK
+        nxt = half.next_seq
+        if nxt is None or seq == nxt:
+            half.next_seq = seg_end
+            half.adv_ts = ts
+        else:
+            notes = [self._seq_anomaly(half, peer, conn, seq, seg_end, n, flags, ts)]
+        if flags & ACK:
+            ack = seg.ack
+            last = half.last_ack
+            if last < 0 or ((ack - last) & _MASK) < 0x80000000:
+                half.last_ack = ack
+            half.last_win = seg.window
+        end = (seq - half.base + n) & _MASK
+        seen = half.seen
+        if not seen & _SEEN_FIN or end != half.last_fin:
+            half.seen = seen | _SEEN_FIN
+            conn.history += "F" if is_orig else "f"
+        half.last_fin = end
+        if notes is not None:
+            self._count_notes(half, conn, notes, n, is_orig)
+        half.zstate, peer.zstate = _ZEEK_UPDATE[half.zstate * 7 + peer.zstate][flags & 0x17]
+        if flags & ACK and conn.irtt_ns is None and conn.mru_syn_ts is not None:
+            conn.irtt_ns = ts - conn.mru_syn_ts
+
+        pfin = peer.fin_seq
+        acks_peer_fin = pfin is not None and flags & ACK and ((seg.ack - pfin - 1) & _MASK) < 0x80000000
+        code = flags & 0x17
+        if pfin is not None and not acks_peer_fin:
+            state = SEND_NEXT[half.state][code | EXTRA_BIT]        # the FINs crossed
+        else:
+            state = SEND_NEXT[half.state][code]
+        pstate = RECV_NEXT[peer.state][code | EXTRA_BIT if acks_peer_fin else code]
+        half.state = state
+        peer.state = pstate
+        events = None
+        if half.fin_seq is None:
+            half.fin_seq = (seq + n) & _MASK
+            if pfin is None:
+                conn.closed_by = "orig" if is_orig else "resp"
+                conn.first_fin_ts = ts
+                events = [_tuple_new(Event, ("closing", conn, seg.frame_index, conn.closed_by))]
+            elif conn.teardown is None:
+                if not acks_peer_fin:
+                    conn.teardown = SIMULTANEOUS
+                elif peer.fin_acked:
+                    conn.teardown = FOUR_WAY
+                else:
+                    conn.teardown = THREE_SEGMENT
+        if acks_peer_fin and not peer.fin_acked:
+            peer.fin_acked = True
+        half.fast = peer.fast = False
+        if state in FINAL_STATES and pstate in FINAL_STATES and not conn.finished:
+            if events is None:
+                events = []
+            if conn.teardown is None:
+                conn.teardown = INCOMPLETE
+            events.append(_tuple_new(Event, ("closed", conn, seg.frame_index, conn.teardown)))
+            self._mark_finished(conn, events)
+        if notes is not None:
+            if events is None:
+                events = []
+            for name in notes:
+                events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
+        return events if events is not None else EMPTY
+
+    def _syn_plain(self, half: _Half, seg: Segment):
+        """``_process`` for a SYN or SYN+ACK (no FIN, no RST) on a known connection, no rows."""
+        conn = half.conn
+        peer = half.peer
+        is_orig = half.is_orig
+        flags = seg.flags
+        ts = seg.ts_ns
+        n = seg.payload_len
+        seq = seg.seq
+        half.pkts += 1
+        half.bytes += n
+        half.last_ts = ts
+        notes = None
+        if half.base is None:
+            half.base = seq
+        kind = 2 if flags & ACK else 1
+        if half.isn is not None and seq == half.isn and half.syn_kinds & kind:
+            notes = [RETRANSMISSION]
+        else:
+            half.isn = half.base = seq
+        half.syn_kinds |= kind
+        seg_end = (seq + 1 + n) & _MASK
+        if half.next_seq is None or ((seg_end - half.next_seq) & _MASK) < 0x80000000:
+            half.next_seq = seg_end
+        if flags & ACK:
+            ack = seg.ack
+            last = half.last_ack
+            if last < 0 or ((ack - last) & _MASK) < 0x80000000:
+                half.last_ack = ack
+            half.last_win = seg.window
+        rel = (seq - half.base) & _MASK
+        seen = half.seen
+        if not seen & _SEEN_SYN or rel != half.last_syn:
+            half.seen = seen | _SEEN_SYN
+            letter = "H" if flags & ACK else "S"
+            conn.history += letter if is_orig else letter.lower()
+        half.last_syn = rel
+        if notes is not None:
+            self._count_notes(half, conn, notes, n, is_orig)
+        half.zstate, peer.zstate = _ZEEK_UPDATE[half.zstate * 7 + peer.zstate][flags & 0x17]
+
+        pfin = peer.fin_seq
+        acks_peer_fin = pfin is not None and flags & ACK and ((seg.ack - pfin - 1) & _MASK) < 0x80000000
+        code = flags & 0x17
+        state = SEND_NEXT[half.state][code]
+        pstate = RECV_NEXT[peer.state][code | EXTRA_BIT if acks_peer_fin else code]
+        half.state = state
+        peer.state = pstate
+        if flags & ACK:
+            if conn.synack_ts is None:
+                conn.synack_ts = ts
+        else:
+            conn.mru_syn_ts = ts
+            if is_orig:
+                if conn.syn_ts is None:
+                    conn.syn_ts = ts
+            else:
+                conn.handshake = SIMULTANEOUS_OPEN   # the responder's own SYN: the SYNs crossed
+        events = None
+        if state is _ESTABLISHED and pstate is _ESTABLISHED:
+            if conn.ack_ts is None and conn.syn_ts is not None:
+                conn.ack_ts = ts
+                if conn.handshake is None:
+                    conn.handshake = THREE_WAY
+                events = [_tuple_new(Event, ("handshake", conn, seg.frame_index, conn.handshake))]
+            z = half.zstate
+            pz = peer.zstate
+            half.fast = _ZEEK_ACK_STABLE[z * 7 + pz]
+            peer.fast = _ZEEK_ACK_STABLE[pz * 7 + z]
+        else:
+            half.fast = peer.fast = False
+            if state in FINAL_STATES and pstate in FINAL_STATES and not conn.finished and (
+                    half.fin_seq is not None or pfin is not None):
+                events = []
                 if conn.teardown is None:
                     conn.teardown = INCOMPLETE
                 events.append(_tuple_new(Event, ("closed", conn, seg.frame_index, conn.teardown)))
