@@ -179,6 +179,7 @@ class FindingsCollector:
         if self._reuse.conns:
             t = self._reuse
             where = "; ".join(self._reuse_targets)
-            out.append(Finding("port_reuse", f"{_examples(t.examples, t.conns)} reuse the ports of an earlier, "
+            verb = "reuses" if t.conns == 1 else "reuse"
+            out.append(Finding("port_reuse", f"{_examples(t.examples, t.conns)} {verb} the ports of an earlier, "
                                f"finished connection ({where}).", t.conns, tuple(t.examples)))
         return out
