@@ -42,13 +42,25 @@ class ClientStats:
         return data
 
 
-def resolve(host: str, port: int, kind: int):
+def resolve_all(host: str, port: int, kind: int) -> list[tuple[int, tuple]]:
+    """Every (family, sockaddr) for host, in the resolver's order (localhost may be ::1 and 127.0.0.1)."""
     try:
         infos = socket.getaddrinfo(host, port, type=kind)
     except socket.gaierror as error:
         raise BadInput(f"host {host!r} cannot be resolved ({error.strerror}); accepted: an IP address or a name "
                        "that resolves, e.g. 127.0.0.1 or localhost") from None
-    return infos[0][0], infos[0][4]
+    except UnicodeError:
+        raise BadInput(f"host {host!r} is not a valid host name; accepted: an IP address or a name") from None
+    seen, out = set(), []
+    for family, _, _, _, sockaddr in infos:
+        if (family, sockaddr) not in seen:
+            seen.add((family, sockaddr))
+            out.append((family, sockaddr))
+    return out
+
+
+def resolve(host: str, port: int, kind: int):
+    return resolve_all(host, port, kind)[0]
 
 
 def _where(sockaddr) -> str:
@@ -78,22 +90,28 @@ class SessionClient:
     # -- connecting ---------------------------------------------------------------------
     def connect(self) -> None:
         kind = socket.SOCK_STREAM if self.protocol == "tcp" else socket.SOCK_DGRAM
-        family, sockaddr = resolve(self.host, self.port, kind)
-        sock = socket.socket(family, kind)
-        sock.settimeout(self.timeout)
-        where = _where(sockaddr)
-        try:
-            sock.connect(sockaddr)
-        except ConnectionRefusedError:
-            sock.close()
-            raise RuntimeFailure(f"connection to {where} refused: nothing is listening on port {self.port} (the "
-                                 "server answered the SYN with RST)") from None
-        except (socket.timeout, TimeoutError):
-            sock.close()
-            raise RuntimeFailure(f"no answer from {where} within {self.timeout:g} s (a firewall may drop the SYN)") from None
-        except OSError as error:
-            sock.close()
-            raise RuntimeFailure(f"cannot connect to {where}: {error.strerror}") from None
+        failures = []
+        sock = None
+        for family, sockaddr in resolve_all(self.host, self.port, kind):
+            # Like ncat and socket.create_connection: try each address the name has, in order.
+            candidate = socket.socket(family, kind)
+            candidate.settimeout(self.timeout)
+            where = _where(sockaddr)
+            try:
+                candidate.connect(sockaddr)
+            except ConnectionRefusedError:
+                failures.append(f"connection to {where} refused: nothing is listening on port {self.port} (the "
+                                "server answered the SYN with RST)")
+            except (socket.timeout, TimeoutError):
+                failures.append(f"no answer from {where} within {self.timeout:g} s (a firewall may drop the SYN)")
+            except OSError as error:
+                failures.append(f"cannot connect to {where}: {error.strerror}")
+            else:
+                sock = candidate
+                break
+            candidate.close()
+        if sock is None:
+            raise RuntimeFailure("; ".join(failures))
         sock.setblocking(False)
         self.sock = sock
         self.local, self.remote = sock.getsockname(), sock.getpeername()

@@ -12,6 +12,7 @@ EXAMPLES = [
 ]
 
 DEFAULT_BIND = "127.0.0.1"
+MAX_JSON_EVENTS = 10000
 
 
 def add_arguments(parser) -> None:
@@ -76,12 +77,27 @@ def validate(args):
         raise BadInput("--framing length is for TCP byte streams; UDP datagrams keep their boundaries "
                        "(accepted for udp: line, raw)")
     port = parse_port(args.port, what="--port")
+    if not _is_bind_address(args.bind):
+        raise BadInput(f"--bind {args.bind!r} is not an IP address; accepted: an address of this machine such as "
+                       "127.0.0.1, ::1, 0.0.0.0 (every IPv4 address), :: (every address), or localhost")
     caps = Caps(max_clients=_positive_int(args.max_clients, "--max-clients", 1, 100000),
                 max_message=_positive_int(args.max_message, "--max-message", 1, 1 << 30),
                 max_buffered=_positive_int(args.max_buffered, "--max-buffered", 1024, 1 << 31),
                 idle_timeout=_seconds(args.idle_timeout, "--idle-timeout"))
     duration = None if args.duration is None else _seconds(args.duration, "--duration")
     return protocol, port, caps, duration
+
+
+def _is_bind_address(text: str) -> bool:
+    import ipaddress
+
+    if text == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0] if text.count("%") == 1 and ":" in text else text)
+    except ValueError:
+        return False
+    return True
 
 
 def run(args, env) -> int:
@@ -102,17 +118,18 @@ def run(args, env) -> int:
         if protocol != "tcp":
             raise BadInput("--trace draws TCP handshakes and teardowns; UDP has neither (accepted: serve tcp --trace)")
         SessionTrace.check_privilege()
-    if not is_loopback_text(args.bind):
-        env.err(f"warning: listening on {args.bind}: not loopback, so other machines can reach this server "
-                "(every client can send it data); use --bind 127.0.0.1 to keep it local")
     verbose = args.verbose
     json_mode = args.json
     events: list[dict] = []
+    events_dropped = [0]
 
     def show(event) -> None:
         if json_mode:
             if not event.detail or verbose:
-                events.append({"ts": event.time, "kind": event.kind, "peer": event.peer, "text": event.text})
+                if len(events) < MAX_JSON_EVENTS:
+                    events.append({"ts": event.time, "kind": event.kind, "peer": event.peer, "text": event.text})
+                else:
+                    events_dropped[0] += 1  # a long-running server must not grow without bound
             return
         if event.detail and not verbose:
             return
@@ -143,6 +160,9 @@ def run(args, env) -> int:
         server.open(before_listen=start_trace)
     else:
         server.open()
+    if not is_loopback_text(args.bind):
+        env.err(f"warning: listening on {args.bind}: not loopback, so other machines can reach this server "
+                "(every client can send it data); use --bind 127.0.0.1 to keep it local")
     interrupted = False
     sigint_seen: list[bool] = []
     previous_handler = None
@@ -169,6 +189,7 @@ def run(args, env) -> int:
         env.out(dumps(document("serve", protocol=protocol, mode=args.mode, framing=args.framing,
                                address=socket_loop.peer_text(server.address), interrupted=interrupted,
                                clients_closed_at_exit=open_clients, stats=stats.as_dict(), events=events,
+                               events_not_listed=events_dropped[0],
                                **traced)))
     else:
         why = "interrupted (Ctrl-C)" if interrupted else "stopped"

@@ -85,6 +85,8 @@ def connect(*args, stdin="", timeout=30):
     (["serve", "udp", "--framing", "length"], "length"),
     (["serve", "tcp", "--max-clients", "0"], "'0'"),
     (["serve", "tcp", "--idle-timeout", "nan"], "'nan'"),
+    (["serve", "tcp", "--bind", "nonsense.invalid"], "'nonsense.invalid'"),
+    (["serve", "tcp", "--bind", "10.0.0.1/24"], "'10.0.0.1/24'"),
     (["connect", "tcp", "127.0.0.1"], "'127.0.0.1'"),
     (["connect", "tcp", "127.0.0.1:0"], "'0'"),
     (["connect", "tcp", "::1:80"], "'::1:80'"),
@@ -309,3 +311,55 @@ def test_session_code_never_runs_commands():
                 func = node.func
                 called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 assert called not in forbidden_calls, f"{name}: {called}"
+
+
+def test_connect_ctrl_c_exits_130(server_factory):
+    server = server_factory("tcp", "--mode", "chat")
+    env = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(PYTHON + ["connect", "tcp", f"127.0.0.1:{server.port}"], cwd=ROOT, env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert "welcome" in _readline(proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    status, log, _ = server.interrupt()
+    assert re.search(r"closed by the client|reset by the client", log)
+
+
+def test_connect_from_a_terminal(server_factory):
+    """stdin and stdout on a pseudo-terminal, as when a person types: each line is answered at once."""
+    import pty
+    import selectors
+
+    server = server_factory("tcp", "--mode", "upper")
+    master, slave = pty.openpty()
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen(PYTHON + ["connect", "tcp", f"127.0.0.1:{server.port}"], cwd=ROOT, env=env,
+                            stdin=slave, stdout=slave, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    try:
+        os.write(master, b"typed by hand\n")
+        with selectors.DefaultSelector() as sel:
+            sel.register(master, selectors.EVENT_READ)
+            end = time.monotonic() + 15
+            while b"TYPED BY HAND" not in seen and time.monotonic() < end:
+                if sel.select(0.5):
+                    try:
+                        seen += os.read(master, 4096)
+                    except OSError:
+                        break
+        assert b"TYPED BY HAND" in seen  # the terminal echoes the input; the reply follows it
+        os.write(master, b"\x04")  # Ctrl-D: end of input
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=15)
+        os.close(master)
