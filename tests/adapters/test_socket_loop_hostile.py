@@ -202,3 +202,57 @@ def test_many_clients_interleaved_no_data_crosses():
         finally:
             for sock in clients:
                 sock.close()
+
+
+@pytest.mark.parametrize("framing", ["line", "raw", "length"])
+def test_a_crowd_of_misbehaving_clients_at_once(framing):
+    """300 clients doing random harm in random order (fixed seed) while one client keeps working."""
+    rng = random.Random(f"crowd-{framing}")
+    with running_server("upper", framing=framing, max_message=4096) as (server, events):
+        honest = tcp_client(server)
+        crowd = []
+        try:
+            for index in range(300):
+                sock = socket.create_connection(server.address, timeout=5)
+                crowd.append(sock)
+                action = rng.choice(["garbage", "reset", "vanish", "halfclose", "huge-prefix", "long-line"])
+                try:
+                    if action == "garbage":
+                        sock.sendall(rng.randbytes(rng.randint(1, 20000)))
+                    elif action == "reset":
+                        sock.sendall(rng.randbytes(rng.randint(1, 100)))
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        sock.close()
+                    elif action == "vanish":
+                        sock.close()
+                    elif action == "halfclose":
+                        sock.sendall(b"partial")
+                        sock.shutdown(socket.SHUT_WR)
+                    elif action == "huge-prefix":
+                        sock.sendall(struct.pack("!I", rng.randint(4097, 0xFFFFFFFF)) + b"x")
+                    else:
+                        sock.sendall(b"z" * 9000)
+                except OSError:
+                    pass  # the server may already have closed a client that misbehaved
+                if index % 50 == 0:
+                    message = f"honest {index} äöü".encode()
+                    if framing == "length":
+                        honest.sendall(struct.pack("!I", len(message)) + message)
+                        assert read_length_message(honest) == message.decode().upper().encode()
+                    elif framing == "line":
+                        assert ask(honest, message.decode()) == message.decode().upper() + "\n"
+                    else:
+                        honest.sendall(message)
+                        want = message.decode().upper().encode()
+                        got = b""
+                        while len(got) < len(want):
+                            chunk = honest.recv(4096)
+                            assert chunk
+                            got += chunk
+                        assert got == want
+        finally:
+            for sock in crowd:
+                sock.close()
+            honest.close()
+        assert wait_for(lambda: len(server.clients) == 0, timeout=15)
+        assert server.stats.accepted == 301
