@@ -92,8 +92,12 @@ def _resolve_target(text: str, want_v6: bool):
 
     host, port = parse_host_port(text)
     family = socket.AF_INET6 if want_v6 else socket.AF_UNSPEC
+    from netinspect.adapters.names import with_deadline
+
     try:
-        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+        # getaddrinfo has no timeout of its own: give the lookup a deadline.
+        infos = with_deadline(socket.getaddrinfo, (host, port, family, socket.SOCK_STREAM), 5.0,
+                              f"resolving {host!r}")
     except socket.gaierror as error:
         raise RuntimeFailure(f"--target {text!r}: cannot resolve {host!r}: {error.strerror}") from None
     except UnicodeError:
