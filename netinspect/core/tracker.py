@@ -38,6 +38,9 @@ Each endpoint has an RFC 9293 state (``orig_state``/``resp_state``, see tcp_stat
 a Zeek state; ``history`` and ``conn_state`` are Zeek's. Findings per connection carry
 Wireshark's expert-info names (``tcp.analysis.retransmission`` ...): see ``ANALYSES``.
 
+``quiet=True``: feed() and finish() return only ``final`` and ``evicted`` events (bulk
+review, where only final records matter: the caller drains when something became final).
+
 Memory: a finished connection stays reachable by its ports for ``linger`` (default 512)
 more finished connections, so late ACKs and retransmitted FINs still count to it, then
 becomes final. (A longer linger keeps more objects alive and slows the garbage collector.)
@@ -307,10 +310,13 @@ class Connection:
 
 
 class ConnectionTracker:
-    def __init__(self, *, keep_segments: bool = False, max_open: int = 100_000, linger: int = 512):
+    def __init__(self, *, keep_segments: bool = False, max_open: int = 100_000, linger: int = 512,
+                 quiet: bool = False):
         if max_open < 1 or linger < 0:
             raise ValueError("max_open must be >= 1 and linger >= 0")
         self.keep_segments = keep_segments
+        self.quiet = quiet
+        self._loud = not quiet
         self.max_open = max_open
         self.linger = linger
         self._halves: dict = {}          # (src, dst) -> _Half of the sender
@@ -357,15 +363,23 @@ class ConnectionTracker:
             if flags & 0x12 == SYN and self._is_reuse(half, seg):
                 events: list = []
                 self._retire(half.conn, events)
-                return self._process(self._new(seg, events, True), seg, events)
+                events = self._process(self._new(seg, events, True), seg, events)
+                return self._quieten(events) if self.quiet and events else events
             if ctl == SYN and not self.keep_segments:
                 return self._syn_plain(half, seg)
-            return self._process(half, seg, None)
+            events = self._process(half, seg, None)
+            return self._quieten(events) if self.quiet and events else events
         if seg.flags & 0x17 == SYN and not seg.payload_len and not self.keep_segments \
                 and len(self._open) < self.max_open:
             return self._new_syn(seg)
         events = []
-        return self._process(self._new(seg, events, False), seg, events)
+        events = self._process(self._new(seg, events, False), seg, events)
+        return self._quieten(events) if self.quiet and events else events
+
+    @staticmethod
+    def _quieten(events):
+        kept = [e for e in events if e.kind == "final" or e.kind == "evicted"]
+        return kept if kept else EMPTY
 
     @staticmethod
     def _first_letter(half: _Half, bit: int) -> None:
@@ -401,6 +415,8 @@ class ConnectionTracker:
         halves[o.key] = o
         halves[r.key] = r
         self._open[conn.index] = conn
+        if self.quiet:
+            return EMPTY
         return [_tuple_new(Event, ("opened", conn, seg.frame_index, "syn"))]
 
     def feed_all(self, segments: Iterable[Segment]) -> list[Event]:
@@ -859,7 +875,9 @@ class ConnectionTracker:
                 events = []
             for name in notes:
                 events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
-        return events if events is not None else EMPTY
+        if events is None:
+            return EMPTY
+        return self._quieten(events) if self.quiet else events
 
     def _fin_plain(self, half: _Half, seg: Segment):
         """``_process`` for a FIN without SYN or RST when no ladder rows are kept."""
@@ -940,7 +958,9 @@ class ConnectionTracker:
                 events = []
             for name in notes:
                 events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
-        return events if events is not None else EMPTY
+        if events is None:
+            return EMPTY
+        return self._quieten(events) if self.quiet else events
 
     def _syn_plain(self, half: _Half, seg: Segment):
         """``_process`` for a SYN or SYN+ACK (no FIN, no RST) on a known connection, no rows."""
@@ -1025,7 +1045,9 @@ class ConnectionTracker:
                 events = []
             for name in notes:
                 events.append(_tuple_new(Event, ("analysis", conn, seg.frame_index, name)))
-        return events if events is not None else EMPTY
+        if events is None:
+            return EMPTY
+        return self._quieten(events) if self.quiet else events
 
     def _on_rst(self, conn: Connection, half: _Half, is_orig: bool, fi: int, events: list) -> str:
         who = "orig" if is_orig else "resp"

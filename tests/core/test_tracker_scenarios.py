@@ -46,6 +46,10 @@ def track(segments, **kw):
         results.append((project_events(events), [project(c) for c in conns], conns))
     assert results[0][:2] == results[1][:2], "whole and segment by segment differ"
     assert results[0][:2] == results[2][:2], "fast path and full rules differ"
+    quiet = ConnectionTracker(quiet=True, **kw)
+    quiet_events = project_events(quiet.feed_all(segments) + quiet.finish())
+    assert quiet_events == [e for e in results[0][0] if e[0] in ("final", "evicted")]
+    assert [project(c) for c in sorted(quiet.drain(), key=lambda c: c.index)] == results[0][1]
     events, _, conns = results[2]
     for conn in conns:
         assert len(conn.rows) == conn.orig_pkts + conn.resp_pkts
