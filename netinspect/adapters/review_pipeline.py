@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 from netinspect.adapters.capture_file import CaptureReader
 from netinspect.core.errors import CaptureFileError
+from netinspect.core.findings import FindingsCollector
 from netinspect.core.flows import ConnRecord, IcmpGroup, IcmpTable, UdpFlows, conn_record
 from netinspect.core.records import Datagram, IcmpMessage, Segment
 from netinspect.core.tracker import ConnectionTracker
@@ -222,22 +223,9 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
 
 
 def _findings_collector():
-    # core.findings is being written alongside this module; until it lands, no findings.
-    try:
-        from netinspect.core import findings
-    except ImportError:
-        return _NoFindings()
     # Per-target and per-source tallies are capped so a flood of distinct sources
     # cannot grow memory (the findings stay right for the first 20,000 keys).
-    return findings.FindingsCollector(max_tracked_keys=20_000)
-
-
-class _NoFindings:
-    def add(self, record) -> None:
-        pass
-
-    def findings(self) -> list:
-        return []
+    return FindingsCollector(max_tracked_keys=20_000)
 
 
 class _Ladder:

@@ -29,6 +29,7 @@ timeouts, and tcpdump is stopped by its PID with SIGINT.
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -51,6 +52,8 @@ FLOOD_SYNS = 120         # SYNs to a dropped port, abandoned before any retransm
 QUICK = [name for name in ALL if name not in ("filtered",)]
 REUSED_CLIENT_PORT = 40000
 CONCURRENT = 40
+# A short pause after tcpdump's "listening on" before the first packet of a scenario.
+READY_SETTLE_S = 0.1
 
 SERVER = r'''
 import socket, sys, threading
@@ -168,9 +171,10 @@ class Tcpdump:
     def __init__(self, host, path: Path, bpf: str = "tcp or udp or icmp or (icmp6 and ip6[40] < 128)"):
         self.host, self.path, self.bpf = host, Path(path), bpf
         self.process: subprocess.Popen | None = None
+        self.report = ""   # tcpdump's closing lines: packets captured, dropped by kernel
 
     def __enter__(self) -> "Tcpdump":
-        self.process = self.host.popen("tcpdump", "-i", self.host.ifname, "-w", str(self.path), "-U",
+        self.process = self.host.popen("tcpdump", "-i", self.host.ifname, "-w", str(self.path), "-U", "-B", "16384",
                                        "--immediate-mode", "-n", "-s", "0", self.bpf,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
@@ -181,6 +185,7 @@ class Tcpdump:
                 line = self.process.stderr.readline()
                 seen += line
                 if "listening on" in line:
+                    time.sleep(READY_SETTLE_S)
                     return self
                 if not line and self.process.poll() is not None:
                     break
@@ -196,11 +201,20 @@ class Tcpdump:
                 self.process.kill()
                 self.process.wait(timeout=5)
         if self.process and self.process.stderr:
+            try:
+                self.report = self.process.stderr.read()
+            except (OSError, ValueError):
+                self.report = ""
             self.process.stderr.close()
 
     def __exit__(self, *exc) -> None:
         time.sleep(0.3)  # let the last segments (final ACK, RST) reach the capture
         self._stop()
+        # A capture with holes would make every comparison wrong: say so loudly. (The
+        # 16 MiB buffer, -B, keeps bursts such as the SYN flood from overflowing it.)
+        dropped = re.search(r"(\d+) packets? dropped by kernel", self.report)
+        if exc[0] is None and dropped and int(dropped.group(1)):
+            raise RuntimeError(f"tcpdump lost packets: {self.report.strip()!r}")
 
 
 def _start_server(b, mode: str, family: str, port: int, count: int) -> subprocess.Popen:
