@@ -50,7 +50,8 @@ PROTO_ICMPV6 = 58
 _DETAIL = re.compile(r"\s*\([^)]*\)")
 _NUMBER = re.compile(r"\d+")
 PAYLOAD_PREFIX = 64      # payload bytes kept on a Segment by decode_frame
-ENDPOINT_CACHE = 16384   # (address, port) pairs kept as ready Endpoint objects
+ENDPOINT_CACHE = 8192    # (address, port) pairs kept as ready Endpoint objects
+_new_endpoint = tuple.__new__   # Endpoint(ip, port) without its Python-level __new__
 
 
 @dataclass(slots=True)
@@ -347,7 +348,8 @@ class RecordDecoder:
         self.stats = stats if stats is not None else DecodeStats()
         self.payload_prefix = payload_prefix
         self.all_options = all_options
-        self._endpoints: dict = {}
+        self._endpoints: dict = {}     # address+port key -> (src, dst) Endpoints
+        self._singles: dict = {}       # address+port of one side -> Endpoint
         self.decode = self._build()
 
     def _build(self):
@@ -362,7 +364,7 @@ class RecordDecoder:
         v6text = ipv6_text
         Seg = Segment
         EP = Endpoint
-        new_tuple = tuple.__new__   # Endpoint(ip, port) without its Python-level __new__
+        pair_of = self._pair
 
         def decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
             layout = layouts.get(linktype)
@@ -377,10 +379,7 @@ class RecordDecoder:
                     if hlen >= 20 and hlen + 20 <= avail and (total <= avail or caplen < wire_len) and total >= 20 + hlen:
                         pair = endpoints.get(key)
                         if pair is None:
-                            if len(endpoints) > ENDPOINT_CACHE:
-                                endpoints.clear()
-                            pair = endpoints[key] = (new_tuple(EP, (v4text(key[0:4]), (key[8] << 8) | key[9])),
-                                                     new_tuple(EP, (v4text(key[4:8]), (key[10] << 8) | key[11])))
+                            pair = pair_of(key)
                         plen = total - 20 - hlen
                         opts = None
                         malformed = ""
@@ -401,10 +400,7 @@ class RecordDecoder:
                     if hlen >= 20 and hlen <= avail and (plen6 <= avail or caplen < wire_len) and plen6 >= hlen:
                         pair = endpoints.get(key)
                         if pair is None:
-                            if len(endpoints) > ENDPOINT_CACHE:
-                                endpoints.clear()
-                            pair = endpoints[key] = (EP(v6text(key[0:16]), (key[32] << 8) | key[33]),
-                                                     EP(v6text(key[16:32]), (key[34] << 8) | key[35]))
+                            pair = pair_of(key)
                         plen = plen6 - hlen
                         opts = None
                         malformed = ""
@@ -420,6 +416,40 @@ class RecordDecoder:
             return slow(buf, p, caplen, wire_len, ts_ns, index, linktype, interface)
 
         return decode
+
+    def _pair(self, key: bytes) -> tuple:
+        """(source, destination) Endpoints for a key of addresses then ports (IPv4: 4+4+2+2
+        bytes, IPv6: 16+16+2+2), made once per direction of a connection and cached.
+
+        The reply direction reuses the first direction's two objects; an endpoint seen in
+        another connection (the server's, usually) is reused too. Both caches are cleared
+        when full, so memory stays bounded whatever the number of connections.
+        """
+        pairs = self._endpoints
+        if len(pairs) >= ENDPOINT_CACHE:
+            pairs.clear()
+        if len(key) == 12:
+            a, b, ports = key[0:4], key[4:8], key[8:12]
+            text = ipv4_text
+        else:
+            a, b, ports = key[0:16], key[16:32], key[32:36]
+            text = ipv6_text
+        reverse = pairs.get(b + a + ports[2:] + ports[:2])
+        if reverse is not None:
+            pair = pairs[key] = (reverse[1], reverse[0])
+            return pair
+        singles = self._singles
+        if len(singles) >= ENDPOINT_CACHE:
+            singles.clear()
+        src_key, dst_key = a + ports[:2], b + ports[2:]
+        src = singles.get(src_key)
+        if src is None:
+            src = singles[src_key] = _new_endpoint(Endpoint, (text(a), (ports[0] << 8) | ports[1]))
+        dst = singles.get(dst_key)
+        if dst is None:
+            dst = singles[dst_key] = _new_endpoint(Endpoint, (text(b), (ports[2] << 8) | ports[3]))
+        pair = pairs[key] = (src, dst)
+        return pair
 
     def _slow(self, buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
         d = decode_buffer(buf, p, p + caplen, linktype, ts_ns, wire_len, index, interface, self.payload_prefix)
@@ -438,7 +468,7 @@ class RecordDecoder:
 
     def walk_pcap(self, buf, off: int, record: struct.Struct, unit: int, linktype: int,
                   index: int, cap: int, batch: int = 512) -> tuple[list, int, int, int, str]:
-        """Decode every complete classic-pcap record in buf[off:] into a list of records.
+        """Decode the complete classic-pcap records in buf[off:] into a list of records.
 
         The hot loop of `review`: pure (bytes in, records out), inlined fast path, no
         generator switch per packet. Returns (records, offset after the last complete
@@ -449,27 +479,30 @@ class RecordDecoder:
         """
         out: list = []
         append = out.append
-        layout = FAST_LAYOUTS.get(linktype)
         slow = self.decode
         unpack = record.unpack_from
         rec_len = record.size
         n = len(buf)
-        captured = 0
+        last = n - rec_len               # a record header fits while off <= last
+        first_off, first_index = off, index
+        stop = index + batch
+        reason = ""
+        layout = FAST_LAYOUTS.get(linktype)
         if layout is None:
-            while off + rec_len <= n:
+            while off <= last and index < stop:
                 sec, frac, caplen, wire_len = unpack(buf, off)
                 if caplen > cap:
-                    return out, off, index, captured, f"record length {caplen} exceeds the cap of {cap} bytes"
+                    reason = f"record length {caplen} exceeds the cap of {cap} bytes"
+                    break
                 p = off + rec_len
                 if p + caplen > n:
                     break
+                off = p + caplen
                 item = slow(buf, p, caplen, wire_len, sec * 1000000000 + frac * unit, index, linktype, 0)
                 if item is not None:
                     append(item)
                 index += 1
-                captured += caplen
-                off = p + caplen
-            return out, off, index, captured, ""
+            return out, off, index, (off - first_off) - rec_len * (index - first_index), reason
         endpoints = self._endpoints
         stats = self.stats
         prefix = self.payload_prefix
@@ -478,34 +511,31 @@ class RecordDecoder:
         v4text = ipv4_text
         Seg = Segment
         EP = Endpoint
-        new_tuple = tuple.__new__   # Endpoint(ip, port) without its Python-level __new__
-        stop = index + batch
+        pair_of = self._pair
         l3 = layout.l3
         v4 = layout.v4.unpack_from
         v4_tags = layout.v4_tags
         v4_min = l3 + 40
         tcp_at = l3 + 20
-        while off + rec_len <= n and index < stop:
+        while off <= last and index < stop:
             sec, frac, caplen, wire_len = unpack(buf, off)
             if caplen > cap:
-                return out, off, index, captured, f"record length {caplen} exceeds the cap of {cap} bytes"
+                reason = f"record length {caplen} exceeds the cap of {cap} bytes"
+                break
             p = off + rec_len
             if p + caplen > n:
                 break
             off = p + caplen
-            captured += caplen
             if caplen >= v4_min:
                 tag, vihl, total, frag, _ttl, proto, key, seq, ack, offb, flags, win = v4(buf, p)
                 if vihl == 0x45 and proto == 6 and not frag & 0x3FFF and tag in v4_tags:
                     hlen = (offb >> 4) << 2
-                    avail = caplen - l3
-                    if 20 <= hlen <= avail - 20 and 20 + hlen <= total and (total <= avail or caplen < wire_len):
+                    plen = total - 20 - hlen
+                    # Complete TCP header captured, lengths consistent (or the frame snapped).
+                    if hlen >= 20 and 0 <= plen and tcp_at + hlen <= caplen and (total <= caplen - l3 or caplen < wire_len):
                         pair = endpoints.get(key)
                         if pair is None:
-                            if len(endpoints) > ENDPOINT_CACHE:
-                                endpoints.clear()
-                            pair = endpoints[key] = (new_tuple(EP, (v4text(key[0:4]), (key[8] << 8) | key[9])),
-                                                     new_tuple(EP, (v4text(key[4:8]), (key[10] << 8) | key[11])))
+                            pair = pair_of(key)
                         if flags & option_mask and hlen > 20:
                             opts, malformed = parse_options(buf, p + v4_min, p + tcp_at + hlen)
                             if malformed:
@@ -513,7 +543,6 @@ class RecordDecoder:
                         else:
                             opts = None
                             malformed = ""
-                        plen = total - 20 - hlen
                         if prefix and plen:
                             s = p + tcp_at + hlen
                             payload = buf[s:min(s + plen, s + prefix, off)]
@@ -527,4 +556,4 @@ class RecordDecoder:
             if item is not None:
                 append(item)
             index += 1
-        return out, off, index, captured, ""
+        return out, off, index, (off - first_off) - rec_len * (index - first_index), reason

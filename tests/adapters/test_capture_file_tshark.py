@@ -93,8 +93,8 @@ def assert_same_as_tshark(path, expect_frames=None):
 class Capture:
     """tcpdump or dumpcap running for the duration of a `with` block (stopped by its pid)."""
 
-    def __init__(self, argv, path, ready_text):
-        self.argv, self.path, self.ready_text = argv, path, ready_text
+    def __init__(self, argv, path, ready_text, settle=0.5):
+        self.argv, self.path, self.ready_text, self.settle = argv, path, ready_text, settle
 
     def __enter__(self):
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -108,8 +108,8 @@ class Capture:
         if self.ready_text not in seen:
             self.stop()
             pytest.fail(f"capture did not start: {seen.strip()}")
-        # dumpcap reports before its first buffer is armed; give it a moment, bounded.
-        time.sleep(0.5)
+        # dumpcap reports before every interface is armed; give it a moment, bounded.
+        time.sleep(self.settle)
         return self
 
     def stop(self):
@@ -223,7 +223,7 @@ def test_dumpcap_two_interfaces_of_different_link_types(tmp_path):
     path = tmp_path / "two.pcapng"
     port, serve = exchange(socket.AF_INET, "127.0.0.1")
     argv = [dumpcap, "-q", "-i", "lo", "-i", "any", "-f", f"tcp port {port}", "-w", str(path)]
-    with Capture(argv, path, "Capturing on"):
+    with Capture(argv, path, "Capturing on", settle=2.0):
         run_exchange(port, serve, socket.AF_INET, "127.0.0.1")
     frames = list(iter_frames(path))
     assert {(f.interface, f.linktype) for f in frames} == {(0, 1), (1, 113)}
