@@ -44,8 +44,9 @@ review, where only final records matter: the caller drains when something became
 Memory: a finished connection stays reachable by its ports for ``linger`` (default 512)
 more finished connections, so late ACKs and retransmitted FINs still count to it, then
 becomes final. (A longer linger keeps more objects alive and slows the garbage collector.)
-At most ``max_open`` unfinished connections are tracked; beyond that the least recently
-active eighth is flushed as final with ``evicted = True`` (an ``evicted`` event each).
+At most ``max_open`` unfinished connections are tracked; beyond that an eighth of them is
+flushed as final with ``evicted = True`` (an ``evicted`` event each): the least recently
+active among the oldest quarter.
 Ladder rows (``Connection.rows``) are kept only with ``keep_segments=True``.
 
 Event kinds (``Event.kind``):
@@ -65,6 +66,7 @@ Event kinds (``Event.kind``):
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from typing import Iterable, Iterator, NamedTuple
 
 from netinspect.core import zeek
@@ -309,6 +311,10 @@ class Connection:
                 f"teardown={self.teardown}, conn_state={self.conn_state}, history={self.history!r})")
 
 
+def _last_activity(conn: Connection) -> int:
+    return max(conn._o.last_ts, conn._r.last_ts, conn.ts_first)
+
+
 class ConnectionTracker:
     def __init__(self, *, keep_segments: bool = False, max_open: int = 100_000, linger: int = 512,
                  quiet: bool = False):
@@ -550,7 +556,12 @@ class ConnectionTracker:
         events.append(_tuple_new(Event, ("final", conn, -1, conn._conn_state)))
 
     def _evict(self, events: list) -> None:
-        victims = sorted(self._open.values(), key=lambda c: c.ts_last)[: max(1, self.max_open // 8)]
+        # The least recently active among the oldest-created: a bounded look, so a flood
+        # of new connections costs O(log n) each, not a sort of every open connection.
+        batch = max(1, self.max_open // 8)
+        candidates = list(islice(self._open.values(), 2 * batch))
+        candidates.sort(key=_last_activity)
+        victims = candidates[:batch]
         for conn in victims:
             conn.evicted = True
             self.evicted += 1
