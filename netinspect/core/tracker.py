@@ -643,7 +643,7 @@ class ConnectionTracker:
             last = half.last_ack
             if last < 0 or ((ack - last) & _MASK) < 0x80000000:
                 half.last_ack = ack
-            half.last_win = window
+            half.last_win = -1 if flags & SYN else window   # the ACK after a SYN+ACK is no duplicate
 
         # Zeek history and endpoint states.
         seen = half.seen
@@ -1002,7 +1002,7 @@ class ConnectionTracker:
             last = half.last_ack
             if last < 0 or ((ack - last) & _MASK) < 0x80000000:
                 half.last_ack = ack
-            half.last_win = seg.window
+            half.last_win = -1      # the ACK after a SYN+ACK is no duplicate
         rel = (seq - half.base) & _MASK
         seen = half.seen
         if not seen & _SEEN_SYN or rel != half.last_syn:
