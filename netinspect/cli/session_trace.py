@@ -65,13 +65,13 @@ class SessionTrace:
         shown = _shown(path, self.env)
         body = {"capture": {**capture.summary_fields(), "path": capture.path_description}, "saved": shown,
                 "saved_packets": saved,
-                "connections": [trace_handshake._connection_json(c) for c in connections[:1000]]}
+                "connections": [trace_handshake.connection_json(c) for c in connections[:1000]]}
         if self.args.json:
             return body
         env = self.env
         env.out()
         extra = len(connections) - MAX_LADDERS
-        trace_handshake._print_text(env, self.args, self.title, f"port {self.port}", capture, None,
+        trace_handshake.print_trace_text(env, self.args, self.title, f"port {self.port}", capture, None,
                                     connections[:MAX_LADDERS], shown, saved, interrupted)
         if extra > 0:
             env.out(f"({extra} more connection{'s' if extra != 1 else ''} in the saved capture: "

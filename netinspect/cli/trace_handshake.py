@@ -212,7 +212,7 @@ def run(args, env) -> int:
     if args.json:
         _print_json(env, args, scenario, capture, report, connections, shown_path, saved, server_label, interrupted)
     else:
-        _print_text(env, args, title, server_label, capture, report, connections, shown_path, saved, interrupted)
+        print_trace_text(env, args, title, server_label, capture, report, connections, shown_path, saved, interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
     return 0
@@ -255,7 +255,7 @@ def _endpoint_roles(report, conn):
     return conn.orig, conn.resp
 
 
-def _print_text(env, args, title, server_label, capture, report, connections, shown_path, saved, interrupted):
+def print_trace_text(env, args, title, server_label, capture, report, connections, shown_path, saved, interrupted):
     from netinspect.render import ladder, summary
 
     env.out(title)
@@ -294,7 +294,7 @@ def _print_json(env, args, scenario, capture, report, connections, shown_path, s
         "saved": shown_path,
         "saved_packets": saved,
         "interrupted": interrupted,
-        "connections": [_connection_json(conn) for conn in connections],
+        "connections": [connection_json(conn) for conn in connections],
     }
     if report is not None:
         body["session"] = {
@@ -308,7 +308,7 @@ def _print_json(env, args, scenario, capture, report, connections, shown_path, s
     env.out(dumps(document("trace-handshake", **body)))
 
 
-def _connection_json(conn) -> dict:
+def connection_json(conn) -> dict:
     """Zeek conn.log names where they exist (as `review --json`), plus the ladder rows."""
     from netinspect.core.records import flag_text
     from netinspect.render import summary
