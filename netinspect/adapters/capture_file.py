@@ -259,7 +259,7 @@ class CaptureReader:
         if self.format == "pcap":
             self._claim()
             return self._records_pcap(decoder)
-        return self._guarded(self._walk_pcapng(decoder.decode, True))
+        return self._guarded(self._walk_pcapng(decoder.decode, True, decoder.walk_epbs))
 
     def decoded(self) -> Iterator:
         """Every frame through wire.decode.decode_frame (all fields; slower than records())."""
@@ -403,7 +403,9 @@ class CaptureReader:
             stats.captured_bytes = captured
 
     # -- pcapng ----------------------------------------------------------------------
-    def _walk_pcapng(self, emit, skip_none):
+    def _walk_pcapng(self, emit, skip_none, fast_walk=None):
+        """Walk the blocks; `fast_walk` (RecordDecoder.walk_epbs), when given, takes each run
+        of well-formed packet blocks in one call and leaves everything else to this loop."""
         path = self.path
         stats = self.stats
         buf = self._head + self._read(CHUNK, 4)
@@ -421,6 +423,14 @@ class CaptureReader:
             while True:
                 n = len(buf)
                 while off + 12 <= n:
+                    if fast_walk is not None and interfaces:
+                        out, off, index, fast_bytes = fast_walk(buf, off, order, interfaces, index, MAX_RECORD, MAX_BLOCK)
+                        captured += fast_bytes
+                        if out:
+                            stats.frames = index
+                            yield from out
+                        if off + 12 > n:
+                            break
                     btype = u32.unpack_from(buf, off)[0]
                     if btype == PCAPNG_SHB:
                         bom = buf[off + 8:off + 12]

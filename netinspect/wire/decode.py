@@ -557,3 +557,85 @@ class RecordDecoder:
                 append(item)
             index += 1
         return out, off, index, (off - first_off) - rec_len * (index - first_index), reason
+
+    def walk_epbs(self, buf, off: int, order: str, interfaces: list, index: int, cap: int, block_cap: int,
+                  batch: int = 512) -> tuple[list, int, int, int]:
+        """Decode the run of well-formed pcapng Enhanced Packet Blocks at buf[off:].
+
+        `interfaces` holds (linktype, snaplen, mul, div, shift, add_ns) per interface id, as
+        the reader builds it: ts_ns = ((ts * mul) // div >> shift) + add_ns. The walk stops,
+        without judging, at the first block that is not an EPB, is incomplete, or has any
+        length or interface out of order: the reader's general block loop then handles that
+        block (and raises if it is damaged). Returns (records, offset, next index, captured).
+        """
+        out: list = []
+        append = out.append
+        head = _EPB_HEAD_LE if order == "<" else _EPB_HEAD_BE
+        u32 = _U32_LE if order == "<" else _U32_BE
+        head_unpack = head.unpack_from
+        trailer = u32.unpack_from
+        slow = self.decode
+        n = len(buf)
+        last = n - 32
+        nif = len(interfaces)
+        stop = index + batch
+        captured = 0
+        endpoints = self._endpoints
+        stats = self.stats
+        prefix = self.payload_prefix
+        option_mask = 0xFF if self.all_options else SYN
+        parse_options = tcp.parse_options
+        Seg = Segment
+        pair_of = self._pair
+        layouts = [FAST_LAYOUTS.get(i[0]) for i in interfaces]
+        while off <= last and index < stop:
+            btype, blen, iface, ts_hi, ts_lo, caplen, wire_len = head_unpack(buf, off)
+            if btype != 6 or blen < 32 or blen & 3 or blen > block_cap or iface >= nif \
+                    or caplen > blen - 32 or caplen > cap:
+                break
+            end = off + blen
+            if end > n or trailer(buf, end - 4)[0] != blen:
+                break
+            linktype, _snap, mul, div, shift, add = interfaces[iface]
+            ts_ns = ((((ts_hi << 32) | ts_lo) * mul) // div >> shift) + add
+            p = off + 28
+            off = end
+            captured += caplen
+            layout = layouts[iface]
+            if layout is not None and caplen >= layout.l3 + 40:
+                l3 = layout.l3
+                tag, vihl, total, frag, _ttl, proto, key, seq, ack, offb, flags, win = layout.v4.unpack_from(buf, p)
+                if vihl == 0x45 and proto == 6 and not frag & 0x3FFF and tag in layout.v4_tags:
+                    hlen = (offb >> 4) << 2
+                    plen = total - 20 - hlen
+                    tcp_at = l3 + 20
+                    if hlen >= 20 and 0 <= plen and tcp_at + hlen <= caplen and (total <= caplen - l3 or caplen < wire_len):
+                        pair = endpoints.get(key)
+                        if pair is None:
+                            pair = pair_of(key)
+                        if flags & option_mask and hlen > 20:
+                            opts, malformed = parse_options(buf, p + tcp_at + 20, p + tcp_at + hlen)
+                            if malformed:
+                                stats.flag(malformed)
+                        else:
+                            opts = None
+                            malformed = ""
+                        if prefix and plen:
+                            s = p + tcp_at + hlen
+                            payload = buf[s:min(s + plen, s + prefix, p + caplen)]
+                        else:
+                            payload = b""
+                        append(Seg(ts_ns, pair[0], pair[1], seq, ack, flags, win, plen, index, opts, payload, malformed))
+                        index += 1
+                        continue
+            item = slow(buf, p, caplen, wire_len, ts_ns, index, linktype, iface)
+            if item is not None:
+                append(item)
+            index += 1
+        return out, off, index, captured
+
+
+_EPB_HEAD_LE = struct.Struct("<IIIIIII")   # type, length, interface, ts high, ts low, caplen, wire length
+_EPB_HEAD_BE = struct.Struct(">IIIIIII")
+_U32_LE = struct.Struct("<I")
+_U32_BE = struct.Struct(">I")
