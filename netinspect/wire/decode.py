@@ -108,6 +108,7 @@ class DecodeStats:
     malformed_reasons: dict = field(default_factory=dict)
     other: int = 0                                  # frames giving no TCP/UDP/ICMP/ARP record
     fragments: int = 0                              # non-first IP fragments (no transport header)
+    unsupported: dict = field(default_factory=dict)  # link type -> frames not decoded (not flagged)
 
     def flag(self, reason: str) -> None:
         self.malformed += 1
@@ -452,6 +453,11 @@ class RecordDecoder:
         return pair
 
     def _slow(self, buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
+        if linktype not in SUPPORTED_LINKTYPES:
+            # Not a damaged frame, a link this reader does not speak: counted apart.
+            unsupported = self.stats.unsupported
+            unsupported[linktype] = unsupported.get(linktype, 0) + 1
+            return None
         d = decode_buffer(buf, p, p + caplen, linktype, ts_ns, wire_len, index, interface, self.payload_prefix)
         if d.malformed:
             self.stats.flag(d.malformed)

@@ -346,3 +346,11 @@ def test_million_syn_file_reads_in_bounded_memory(tmp_path):
     assert (frames, syns) == (count, count)
     assert path.stat().st_size > 80 * 2**20
     assert peak_kib < 60 * 1024   # the file is larger than that: memory does not follow it
+
+
+def test_unsupported_link_type_is_counted_apart_not_flagged(tmp_path):
+    path = write(tmp_path, "usb.pcap", capgen.pcap([b"\x01" * 40, b"\x02" * 40], linktype=189))
+    with open_capture(path) as reader:
+        assert list(reader.records()) == []
+        assert (reader.stats.frames, reader.stats.malformed, reader.stats.unsupported) == (2, 0, {189: 2})
+    assert [decode_frame(f).malformed for f in iter_frames(path)] == ["unsupported link type 189"] * 2
