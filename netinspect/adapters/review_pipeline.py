@@ -122,7 +122,7 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
     reader = CaptureReader(path)     # NotACaptureError / BadInput propagate: nothing to show
     summary = FileSummary(path=str(path), format=reader.format, compressed=reader.compressed,
                           file_size=reader.file_size)
-    tracker = ConnectionTracker(max_open=MAX_OPEN)
+    tracker = ConnectionTracker(max_open=MAX_OPEN, quiet=options.conn is None)
     udp = UdpFlows()
     icmp = IcmpTable()
     detector = _findings_collector()

@@ -183,7 +183,7 @@ class JsonSink(Sink):
         self.n = 0
 
     def record(self, record) -> None:
-        self.env.stdout.write((",\n  " if self.n else "\n  ") + json.dumps(view.record_json(record), ensure_ascii=False))
+        self.env.stdout.write((",\n  " if self.n else "\n  ") + view.record_json_line(record))
         self.n += 1
 
     def end(self, summary) -> None:
@@ -206,8 +206,12 @@ class JsonSink(Sink):
 class JsonlSink(Sink):
     """One JSON object per line per connection/flow (loads into DuckDB, Spark, pandas)."""
 
+    def start(self, info) -> None:
+        super().start(info)
+        self.file_json = json.dumps(info.path, ensure_ascii=False)
+
     def record(self, record) -> None:
-        self.env.stdout.write(json.dumps(view.record_json(record, self.path), ensure_ascii=False) + "\n")
+        self.env.stdout.write(view.record_json_line(record, self.file_json) + "\n")
 
 
 class CsvSink(Sink):

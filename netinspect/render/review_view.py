@@ -9,6 +9,8 @@ output starts at once and memory does not grow with the file.
 
 from __future__ import annotations
 
+import json
+
 from netinspect.core.flows import ConnRecord, IcmpGroup
 from netinspect.core.zeek import CONN_STATE_TEXT
 from netinspect.render.color import paint
@@ -209,6 +211,40 @@ def record_json(record: ConnRecord, file: str | None = None) -> dict:
     if file is not None:
         out = {"file": file, **out}
     return out
+
+
+_SAFE = frozenset(map(chr, range(0x20, 0x7F))) - {'"', "\\"}
+
+
+def _js(text) -> str:
+    """A JSON string (or null): quoted directly when it has nothing to escape."""
+    if text is None:
+        return "null"
+    if _SAFE.issuperset(text):
+        return '"' + text + '"'
+    return json.dumps(text, ensure_ascii=False)
+
+
+def record_json_line(record: ConnRecord, file_json: str | None = None) -> str:
+    """`json.dumps(record_json(record, file))` written directly (the bulk output path).
+
+    `file_json` is the file name already encoded as a JSON string, or None to leave it out.
+    """
+    irtt = "null" if record.irtt_ns is None else repr(record.irtt_ns / 1e9)
+    analyses = json.dumps(record.analyses) if record.analyses else "{}"
+    head = f'{{"file": {file_json}, ' if file_json is not None else "{"
+    return (f'{head}"ts": {record.ts_ns / 1e9!r}, "uid": "{"C" if record.proto == "tcp" else "U"}{record.index}", '
+            f'"conn": {record.index}, "id.orig_h": {_js(record.orig.ip)}, "id.orig_p": {record.orig.port}, '
+            f'"id.resp_h": {_js(record.resp.ip)}, "id.resp_p": {record.resp.port}, "proto": "{record.proto}", '
+            f'"duration": {record.duration_ns / 1e9!r}, "orig_pkts": {record.orig_pkts}, '
+            f'"resp_pkts": {record.resp_pkts}, "orig_bytes": {record.orig_bytes}, '
+            f'"resp_bytes": {record.resp_bytes}, "conn_state": {_js(record.conn_state)}, '
+            f'"history": {_js(record.history)}, "handshake": {_js(record.handshake)}, '
+            f'"teardown": {_js(record.teardown)}, "closed_by": {_js(record.closed_by)}, "irtt": {irtt}, '
+            f'"retransmissions": {record.retransmissions}, "analyses": {analyses}, '
+            f'"port_reuse": {"true" if record.port_reuse else "false"}, '
+            f'"started_before_capture": {"true" if record.partial else "false"}, '
+            f'"time_wait": {_js(record.time_wait)}, "explanation": {_js(explanation(record))}}}')
 
 
 def record_csv(record: ConnRecord, file: str) -> list:
