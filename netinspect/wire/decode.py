@@ -17,7 +17,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from netinspect.core.records import SYN, Datagram, Endpoint, IcmpMessage, Segment, TcpOptions
+from netinspect.core.records import SYN, Datagram, Endpoint, IcmpMessage, Segment
 from netinspect.wire import arp, ethernet, icmp, ipv4, ipv6, linux_sll, tcp, udp
 from netinspect.wire.addresses import ipv4_text, ipv6_text
 
@@ -361,10 +361,7 @@ class RecordDecoder:
         option_mask = 0xFF if self.all_options else SYN
         parse_options = tcp.parse_options
         slow = self._slow
-        v4text = ipv4_text
-        v6text = ipv6_text
         Seg = Segment
-        EP = Endpoint
         pair_of = self._pair
 
         def decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
@@ -514,9 +511,7 @@ class RecordDecoder:
         prefix = self.payload_prefix
         option_mask = 0xFF if self.all_options else SYN
         parse_options = tcp.parse_options
-        v4text = ipv4_text
         Seg = Segment
-        EP = Endpoint
         pair_of = self._pair
         l3 = layout.l3
         v4 = layout.v4.unpack_from

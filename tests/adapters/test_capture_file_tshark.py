@@ -7,7 +7,6 @@ ARP in a namespace pair."""
 from __future__ import annotations
 
 import gzip
-import os
 import signal
 import socket
 import struct

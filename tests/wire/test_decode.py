@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from netinspect.core.records import ACK, PSH, SYN, Datagram, Frame, IcmpMessage, Segment
+from netinspect.core.records import ACK, PSH, SYN, Datagram, Frame, IcmpMessage
 from netinspect.wire.arp import ArpPacket
 from netinspect.wire.decode import DecodeStats, RecordDecoder, decode_frame
 from tests.adapters import capgen
