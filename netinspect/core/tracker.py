@@ -49,6 +49,17 @@ flushed as final with ``evicted = True`` (an ``evicted`` event each): the least 
 active among the oldest quarter.
 Ladder rows (``Connection.rows``) are kept only with ``keep_segments=True``.
 
+Connection record (all times integer ns since the epoch): ``index``, ``orig``/``resp``
+(Endpoints), ``ts_first``, ``ts_last``, ``duration_ns``, ``orig_pkts``/``resp_pkts``,
+``orig_bytes``/``resp_bytes`` (payload), ``packets``, ``partial``, ``port_reuse``,
+``handshake`` (one of HANDSHAKES), ``syn_ts``/``synack_ts``/``ack_ts``, ``irtt_ns``,
+``handshake_ns``, ``syn_synack_ns``, ``teardown`` (one of TEARDOWNS or None while open),
+``closed_by`` ("orig"/"resp"/None), ``time_wait`` ("orig"/"resp"/"both"/None),
+``half_closed``, ``orig_state``/``resp_state`` (TcpState), ``history``, ``conn_state``,
+``explanation``, ``retransmissions``, ``out_of_order``, ``zero_windows``,
+``duplicate_acks``, ``lost_segments``, ``keep_alives``, ``analysis_counts()``,
+``evicted``, ``finished``, ``final``, ``rows`` (list of Row, or None).
+
 Event kinds (``Event.kind``):
     opened       first packet of a connection (detail: "syn", "mid-stream", "port reuse")
     handshake    both endpoints ESTABLISHED (detail: "three-way" or "simultaneous")
