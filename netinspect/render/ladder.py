@@ -215,6 +215,14 @@ def render_ladder(conn: Connection, *, verbose: bool = False, color: bool = Fals
     header += right_title
     lines.append(header.rstrip())
 
+    # Window scaling (RFC 7323) applies when both SYNs carried the option, never to SYNs.
+    scales = {}
+    for row in rows:
+        if row.flags & SYN and row.from_orig not in scales:
+            scales[row.from_orig] = getattr(row.options, "wscale", None)
+    if None in scales.values() or len(scales) < 2:
+        scales = {}
+
     ctx = _Context()
     for row in rows:
         t_ms = (row.ts_ns - t0) / 1e6
@@ -237,7 +245,11 @@ def render_ladder(conn: Connection, *, verbose: bool = False, color: bool = Fals
         line = f"{t_ms:>10.3f}  {left_cell} {arrow}  {right_cell} {label}"
         lines.append(line.rstrip())
         if verbose:
-            extra = [f"win {row.window}"]
+            shift = scales.get(row.from_orig)
+            if shift and not row.flags & SYN:
+                extra = [f"win {row.window} (scaled x{1 << shift} = {row.window << shift})"]
+            else:
+                extra = [f"win {row.window}"]
             opts = _options_text(row.options)
             if opts:
                 extra.append(opts)

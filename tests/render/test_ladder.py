@@ -129,3 +129,18 @@ def test_summary_sentences():
     (refused,) = tracked(t)
     assert "nothing listens on port 7007" in dict(summary_lines(refused))["Handshake"]
     assert teardown_sentence(refused).startswith("refused")
+
+
+def test_verbose_shows_options_and_scaled_windows():
+    from netinspect.core.records import TcpOptions
+    t = Talk()
+    syn = t.client(SYN, window=65495)
+    syn.options = TcpOptions(mss=65495, wscale=7, sack_permitted=True, ts_val=11, ts_ecr=0)
+    synack = t.server(SYN | ACK, window=65483)
+    synack.options = TcpOptions(mss=1460, wscale=10)
+    t.client(ACK, window=512)
+    (conn,) = tracked(t)
+    text = render_ladder(conn, verbose=True)
+    assert "mss 65495 sack_perm wscale 7 ts 11/0" in text
+    assert "win 512 (scaled x128 = 65536)" in text
+    assert "win 65495   mss" in text   # a SYN's window is never scaled
