@@ -417,35 +417,36 @@ class RecordDecoder:
 
     def _pair(self, key: bytes) -> tuple:
         """(source, destination) Endpoints for a key of addresses then ports (IPv4: 4+4+2+2
-        bytes, IPv6: 16+16+2+2), made once per direction of a connection and cached.
+        bytes, IPv6: 16+16+2+2), cached per direction of a connection.
 
-        The reply direction reuses the first direction's two objects; an endpoint seen in
-        another connection (the server's, usually) is reused too. Both caches are cleared
+        Each side's Endpoint is made once and shared: by the reply direction and by other
+        connections of the same endpoint (the server's, usually). Both caches are cleared
         when full, so memory stays bounded whatever the number of connections.
         """
         pairs = self._endpoints
+        singles = self._singles
         if len(pairs) >= ENDPOINT_CACHE:
             pairs.clear()
-        if len(key) == 12:
-            a, b, ports = key[0:4], key[4:8], key[8:12]
-            text = ipv4_text
-        else:
-            a, b, ports = key[0:16], key[16:32], key[32:36]
-            text = ipv6_text
-        reverse = pairs.get(b + a + ports[2:] + ports[:2])
-        if reverse is not None:
-            pair = pairs[key] = (reverse[1], reverse[0])
-            return pair
-        singles = self._singles
         if len(singles) >= ENDPOINT_CACHE:
             singles.clear()
-        src_key, dst_key = a + ports[:2], b + ports[2:]
-        src = singles.get(src_key)
-        if src is None:
-            src = singles[src_key] = _new_endpoint(Endpoint, (text(a), (ports[0] << 8) | ports[1]))
-        dst = singles.get(dst_key)
-        if dst is None:
-            dst = singles[dst_key] = _new_endpoint(Endpoint, (text(b), (ports[2] << 8) | ports[3]))
+        if len(key) == 12:
+            src_key = key[0:4] + key[8:10]
+            dst_key = key[4:8] + key[10:12]
+            src = singles.get(src_key)
+            if src is None:
+                src = singles[src_key] = _new_endpoint(Endpoint, (ipv4_text(key[0:4]), (key[8] << 8) | key[9]))
+            dst = singles.get(dst_key)
+            if dst is None:
+                dst = singles[dst_key] = _new_endpoint(Endpoint, (ipv4_text(key[4:8]), (key[10] << 8) | key[11]))
+        else:
+            src_key = key[0:16] + key[32:34]
+            dst_key = key[16:32] + key[34:36]
+            src = singles.get(src_key)
+            if src is None:
+                src = singles[src_key] = _new_endpoint(Endpoint, (ipv6_text(key[0:16]), (key[32] << 8) | key[33]))
+            dst = singles.get(dst_key)
+            if dst is None:
+                dst = singles[dst_key] = _new_endpoint(Endpoint, (ipv6_text(key[16:32]), (key[34] << 8) | key[35]))
         pair = pairs[key] = (src, dst)
         return pair
 
