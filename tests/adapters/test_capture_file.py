@@ -116,7 +116,7 @@ def test_multi_member_gzip_with_zero_padding(tmp_path):
     assert len(list(iter_frames(write(tmp_path, "multi.gz", data)))) == 4
 
 
-@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+@pytest.mark.parametrize("kind", ["pcap", "pcapng", "pcapng-big-endian-ns"])
 def test_records_equal_decode_frame_across_chunk_boundaries(tmp_path, monkeypatch, kind):
     frames = []
     for i in range(300):
@@ -127,8 +127,13 @@ def test_records_equal_decode_frame_across_chunk_boundaries(tmp_path, monkeypatc
             frames.append(capgen.ethernet(capgen.ipv4("10.77.0.1", "10.77.0.2", 17, capgen.udp(5, 53, b"q"))))
         if i % 23 == 0:
             frames.append(capgen.ethernet(capgen.ipv4("10.77.0.1", "10.77.0.2", 6, b"\0" * 12)))  # truncated tcp
-    body = capgen.pcap(frames) if kind == "pcap" else capgen.shb() + capgen.idb(1) + b"".join(
-        capgen.epb(0, i, f) for i, f in enumerate(frames))
+    if kind == "pcap":
+        body = capgen.pcap(frames)
+    elif kind == "pcapng":
+        body = capgen.shb() + capgen.idb(1) + b"".join(capgen.epb(0, i, f) for i, f in enumerate(frames))
+    else:
+        body = capgen.shb(">") + capgen.idb(1, ">", tsresol=9) + b"".join(
+            capgen.epb(0, 1_700_000_000_000_000_000 + i, f, ">") for i, f in enumerate(frames))
     path = write(tmp_path, "many", body)
     expected = []
     for frame in iter_frames(path):
