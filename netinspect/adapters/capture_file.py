@@ -261,6 +261,14 @@ class CaptureReader:
             return self._records_pcap(decoder)
         return self._guarded(self._walk_pcapng(decoder.decode, True, decoder.walk_epbs))
 
+    def scan(self, visit) -> None:
+        """Call visit(buf, start, caplen, wire_len, ts_ns, index, linktype, interface) for every
+        frame in file order, without making Frame objects: the frame is buf[start:start+caplen],
+        and `buf` is valid only during the call. For passes that read a few header bytes of
+        every frame (cast counts, link survey). Damage raises as in frames()."""
+        for _ in self._walk(visit, skip_none=True):
+            pass
+
     def decoded(self) -> Iterator:
         """Every frame through wire.decode.decode_frame (all fields; slower than records())."""
         stats = self.stats

@@ -359,3 +359,19 @@ def test_unsupported_link_type_is_counted_apart_not_flagged(tmp_path):
         assert list(reader.records()) == []
         assert (reader.stats.frames, reader.stats.malformed, reader.stats.unsupported) == (2, 0, {189: 2})
     assert [decode_frame(f).malformed for f in iter_frames(path)] == ["unsupported link type 189"] * 2
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_scan_visits_every_frame_like_frames(tmp_path, kind):
+    frames = conversation(4)
+    body = capgen.pcap(frames) if kind == "pcap" else capgen.shb() + capgen.idb(1) + b"".join(
+        capgen.epb(0, i * 1000, f) for i, f in enumerate(frames))
+    path = write(tmp_path, "scan", body + b"\x01")      # and a cut record/block at the end
+    seen = []
+    with open_capture(path) as reader:
+        with pytest.raises(CaptureFileError):
+            reader.scan(lambda buf, p, caplen, wire, ts, index, linktype, iface:
+                        seen.append((bytes(buf[p:p + caplen]), wire, ts, index, linktype, iface)))
+    expected, error = drain(path)
+    assert error is not None
+    assert seen == [(f.data, f.orig_len, f.ts_ns, f.index, f.linktype, f.interface) for f in expected]
