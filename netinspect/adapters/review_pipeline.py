@@ -182,7 +182,8 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
                         next_progress[0] = time.monotonic() + PROGRESS_EVERY_S
                         progress(reader.position(), reader.file_size)
             elif cls is Dgram:
-                udp_feed(rec)
+                if udp_feed(rec):
+                    yield from flows(udp.drain())
             elif cls is Icmp:
                 icmp_feed(rec)
                 span.add(rec.ts_ns, rec.ts_ns)
@@ -277,3 +278,4 @@ def review_file(path: str, options: ReviewOptions = ReviewOptions()) -> FileRevi
         elif isinstance(item, ConnRecord):
             records.append(item)
     return FileReview(summary, records)
+

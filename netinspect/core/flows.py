@@ -96,7 +96,8 @@ class UdpFlows:
         self._done: list[ConnRecord] = []
         self._last_sweep = 0
 
-    def feed(self, d: Datagram) -> None:
+    def feed(self, d: Datagram) -> bool:
+        """Count one datagram; True when some flow has ended and waits for drain()."""
         flow = self._flows.get((d.src, d.dst))
         if flow is not None and d.ts_ns - flow.last > self.idle_ns:
             self._end(flow)
@@ -116,6 +117,7 @@ class UdpFlows:
             flow.rby += d.payload_len
         if d.ts_ns - self._last_sweep > self.idle_ns:
             self._sweep(d.ts_ns)
+        return bool(self._done)
 
     def _sweep(self, now: int) -> None:
         self._last_sweep = now

@@ -110,21 +110,20 @@ class StreamTable:
     def __init__(self, t0: int, color: bool = False):
         self.t0 = t0
         self.color = color
+        self._format = "  ".join(f"{{:{'>' if align == 'right' else '<'}{width}}}"
+                                 for width, align in zip(STREAM_WIDTHS, ALIGN)).format
 
     def _line(self, cells: list[str]) -> str:
-        out = []
-        for cell, width, align in zip(cells, STREAM_WIDTHS, ALIGN):
-            out.append(cell.rjust(width) if align == "right" else cell.ljust(width))
-        return "  ".join(out).rstrip()
+        return self._format(*cells).rstrip()
 
     def header(self) -> str:
         return self._line(HEADERS)
 
     def row(self, record: ConnRecord) -> str:
-        cells = conn_row(record, self.t0, False)
-        line = self._line(cells)
+        line = self._line(conn_row(record, self.t0, False))
         if self.color:
-            line = line.replace(f" {record.conn_state} ", " " + paint(record.conn_state, _STATE_STYLE.get(record.conn_state, ""), True) + " ", 1)
+            state = record.conn_state
+            line = line.replace(f" {state} ", " " + paint(state, _STATE_STYLE.get(state, ""), True) + " ", 1)
         return line
 
 

@@ -21,8 +21,9 @@ def test_first_sender_is_the_originator_and_counts_go_each_way():
 
 def test_one_way_flow_is_s0_and_idle_gap_starts_a_new_flow():
     flows = UdpFlows(idle_ns=60 * S)
-    flows.feed(Datagram(0, A, B, 5))
-    flows.feed(Datagram(61 * S, B, A, 5))     # after the idle timeout: a new flow, B originates
+    assert flows.feed(Datagram(0, A, B, 5)) is False
+    # After the idle timeout: a new flow, B originates; the old one waits for drain().
+    assert flows.feed(Datagram(61 * S, B, A, 5)) is True
     done = sorted(list(flows.drain()) + flows.finish(), key=lambda r: r.index)
     assert [(r.index, r.orig, r.conn_state) for r in done] == [(0, A, "S0"), (1, B, "S0")]
 
