@@ -47,6 +47,9 @@ PCAP_MAGIC = {
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BOM = 0x1A2B3C4D
 GZIP_MAGIC = b"\x1f\x8b"
+# Containers people compress captures with that this reader does not open itself.
+OTHER_COMPRESSION = ((b"\xfd7zX", "xz"), (b"BZh", "bzip2"), (b"\x28\xb5\x2f\xfd", "zstd"),
+                     (b"PK\x03\x04", "zip"), (b"\x04\x22\x4d\x18", "lz4"))
 
 BT_IDB = 1
 BT_PB = 2       # obsolete packet block
@@ -211,6 +214,10 @@ class CaptureReader:
                 self.format = "pcapng"
             else:
                 what = "gzip of something else, " if self.compressed else ""
+                for magic, name in OTHER_COMPRESSION:
+                    if head.startswith(magic):
+                        what += f"{name}-compressed: decompress it first, "
+                        break
                 raise NotACaptureError(self.path, f"{what}magic bytes {head.hex()} are not pcap or pcapng")
         except BaseException:
             self._raw.close()

@@ -285,6 +285,16 @@ def test_foreign_file_is_not_a_capture(tmp_path, name):
     assert str(path) in str(info.value) and "pcap, pcapng" in str(info.value)
 
 
+def test_other_compression_is_named(tmp_path):
+    import bz2
+    import lzma
+    for packed, name in ((lzma.compress(GOOD), "xz"), (bz2.compress(GOOD), "bzip2")):
+        path = write(tmp_path, f"capture.pcap.{name}", packed)
+        with pytest.raises(NotACaptureError) as info:
+            open_capture(path)
+        assert f"{name}-compressed: decompress it first" in str(info.value)
+
+
 def test_missing_file_and_directory_are_bad_input(tmp_path):
     for target in (tmp_path / "missing.pcap", tmp_path):
         with pytest.raises(BadInput) as info:
