@@ -217,3 +217,27 @@ def test_large_capture_streams_rows_and_reuses_ports_correctly(cli, tmp_path):
     assert f"{packets:,} packets" in result.out and "30,000 TCP connections" in result.out
     rows = [line for line in result.out.splitlines() if "127.0.0.1:" in line]
     assert len(rows) == 30_000 and all(" SF " in row for row in rows)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_SAMPLE = SCENARIOS.read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(24, len(_SAMPLE) - 1), st.integers(0, 255)), min_size=1, max_size=12),
+       st.integers(24, len(_SAMPLE)))
+def test_damaged_bytes_never_crash_the_whole_pipeline(tmp_path_factory, edits, cut):
+    """Random byte edits and cuts: exit 0, 1 or 2 with at most one error line, never an internal error."""
+    data = bytearray(_SAMPLE[:cut])
+    for pos, value in edits:
+        if pos < len(data):
+            data[pos] = value
+    path = tmp_path_factory.mktemp("fuzz") / "damaged.pcap"
+    path.write_bytes(bytes(data))
+    from tests.conftest import run_cli
+    for argv in (("review", str(path)), ("review", "--jsonl", str(path))):
+        result = run_cli(*argv)
+        assert result.status in (0, 1, 2), result.err
+        assert "internal error" not in result.err and "Traceback" not in result.err
+        assert len(result.err.splitlines()) <= 1
