@@ -202,7 +202,8 @@ def test_progress_bar_only_on_a_terminal_and_for_large_input(cli, tmp_path):
     assert quiet.status == 0 and quiet.err == ""
     assert quiet.out.count("\n") == 24_000
     shown = cli("review", "--jsonl", str(big), tty=True)
-    assert shown.status == 0 and "big.pcap" in shown.err and "B/s" in shown.err
+    assert shown.status == 0 and "big.pcap" in shown.err
+    assert shown.err.count("%|") >= 3         # the bar moved while the file was read
     small = cli("review", "--jsonl", str(SCENARIOS), tty=True)
     assert small.err == ""
 
