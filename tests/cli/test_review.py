@@ -242,3 +242,30 @@ def test_damaged_bytes_never_crash_the_whole_pipeline(tmp_path_factory, edits, c
         assert result.status in (0, 1, 2), result.err
         assert "internal error" not in result.err and "Traceback" not in result.err
         assert len(result.err.splitlines()) <= 1
+
+
+@pytest.mark.parametrize("name", ["scenarios.pcap", "lossy-handshake.pcap", "filtered-port.pcap"])
+def test_sample_captures_agree_with_tshark_per_connection(name):
+    """The committed samples, connection by connection, against tshark (no lab needed)."""
+    need_tool("tshark")
+    from netinspect.adapters.review_pipeline import review_file
+    from tests.lab.tshark_oracle import tcp_streams
+
+    path = CAPTURES / name
+    mine = {r.index: r for r in review_file(str(path)).records if r.proto == "tcp"}
+    theirs = tcp_streams(path)
+    assert sorted(mine) == sorted(theirs)
+    for sid, facts in theirs.items():
+        rec = mine[sid]
+        assert (str(rec.orig), str(rec.resp)) == (facts.originator, facts.responder)
+        assert (rec.orig_pkts, rec.resp_pkts, rec.orig_bytes, rec.resp_bytes) == (
+            facts.orig_pkts, facts.resp_pkts, facts.orig_payload, facts.resp_payload)
+        assert rec.retransmissions == facts.retransmissions
+        if facts.irtt_ns is None:
+            assert rec.irtt_ns is None
+        else:
+            assert abs(rec.irtt_ns - facts.irtt_ns) <= 1000
+        if rec.teardown == "reset":
+            assert rec.closed_by == facts.first_rst_by
+        elif rec.teardown in ("four-way", "three-segment", "simultaneous"):
+            assert rec.closed_by == facts.first_fin_by and facts.fins["orig"] and facts.fins["resp"]
