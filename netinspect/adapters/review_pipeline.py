@@ -130,7 +130,7 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
     host, port = options.host, options.port
     selecting = host is not None or port is not None
     counts = {"tcp": 0, "udp": 0}
-    ladder = _Ladder(options.conn, options.payload_prefix) if options.conn is not None else None
+    ladder = _Ladder(options.conn) if options.conn is not None else None
     others: list = []
     next_progress = [time.monotonic() + PROGRESS_EVERY_S]
 
@@ -232,7 +232,7 @@ def _findings_collector():
 class _Ladder:
     """Keeps every segment of connection `index` in a second tracker, for its ladder."""
 
-    def __init__(self, index: int, payload_prefix: int):
+    def __init__(self, index: int):
         self.index = index
         self.tracker: ConnectionTracker | None = None
         self.keys: set = set()

@@ -33,7 +33,7 @@ def _finding_json(finding) -> dict:
     return {"text": str(finding)}
 
 
-def _icmp_json(group, t0) -> dict:
+def _icmp_json(group) -> dict:
     return {"src": group.src, "dst": group.dst, "version": group.version, "type": group.type,
             "code": group.code, "message": group.name, "count": group.count,
             "ts": group.first_ns / 1e9, "last_ts": group.last_ns / 1e9}
@@ -193,7 +193,7 @@ class JsonSink(Sink):
         body.pop("file")
         write("],\n")
         write(f' "summary": {json.dumps(body, ensure_ascii=False)},\n')
-        write(f' "icmp": {json.dumps([_icmp_json(g, self.t0) for g in summary.icmp], ensure_ascii=False)},\n')
+        write(f' "icmp": {json.dumps([_icmp_json(g) for g in summary.icmp], ensure_ascii=False)},\n')
         extra = {k: v for k, v in summary.extra.items() if k != "sections" and isinstance(v, (dict, list)) and k != "arp"}
         for key, value in extra.items():
             write(f' {json.dumps(key)}: {dumps(value, indent=None)},\n')
