@@ -105,13 +105,18 @@ def icmp_table(groups: list[IcmpGroup], t0: int) -> str:
 
 
 class StreamTable:
-    """Fixed-width rows for streaming: a header line, then one line per record."""
+    """Fixed-width rows for streaming: a header line, then one line per record.
+
+    The row is one f-string (this runs once per connection of a large capture); it gives
+    the same cells as `conn_row`, padded to STREAM_WIDTHS.
+    """
 
     def __init__(self, t0: int, color: bool = False):
         self.t0 = t0
         self.color = color
         self._format = "  ".join(f"{{:{'>' if align == 'right' else '<'}{width}}}"
                                  for width, align in zip(STREAM_WIDTHS, ALIGN)).format
+        self._names: dict = {}      # Endpoint -> text (servers and reused ports repeat)
 
     def _line(self, cells: list[str]) -> str:
         return self._format(*cells).rstrip()
@@ -119,11 +124,24 @@ class StreamTable:
     def header(self) -> str:
         return self._line(HEADERS)
 
-    def row(self, record: ConnRecord) -> str:
-        line = self._line(conn_row(record, self.t0, False))
+    def _name(self, endpoint) -> str:
+        text = self._names.get(endpoint)
+        if text is None:
+            if len(self._names) > 65536:
+                self._names.clear()
+            text = self._names[endpoint] = str(endpoint)
+        return text
+
+    def row(self, r: ConnRecord) -> str:
+        irtt = "-" if r.irtt_ns is None else f"{r.irtt_ns / 1e6:.3f}"
+        state = r.conn_state
         if self.color:
-            state = record.conn_state
-            line = line.replace(f" {state} ", " " + paint(state, _STATE_STYLE.get(state, ""), True) + " ", 1)
+            state = paint(state, _STATE_STYLE.get(state, ""), True) + " " * max(0, 6 - len(state))
+        line = (f"{r.index:>6}  {self._name(r.orig):<21}  {self._name(r.resp):<21}  "
+                f"{(r.ts_ns - self.t0) / 1e9:>9.3f}  {r.duration_ns / 1e6:>9.2f}  "
+                f"{f'{r.orig_pkts}/{r.resp_pkts}':<10}  {f'{r.orig_bytes}/{r.resp_bytes}':<14}  {irtt:>8}  "
+                f"{_opened(r):<11}  {_closed(r):<13}  {_SIDE.get(r.closed_by, '-'):<4}  {state:<6}  "
+                f"{r.history or '-'}")
         return line
 
 

@@ -49,3 +49,10 @@ def test_legend_names_only_states_seen_unless_asked():
     assert "SF" in short and "REJ" in short and "RSTO" not in short and "--explain" in short
     full = legend(set(), everything=True)
     assert all(code in full for code in ("S0", "S1", "SF", "REJ", "RSTO", "RSTR", "SH", "OTH"))
+
+
+@given(records, st.integers(0, 2**61))
+def test_streamed_row_is_the_table_row_padded(record, t0):
+    from netinspect.render.review_view import StreamTable, conn_row
+    table = StreamTable(t0)
+    assert table.row(record) == table._line(conn_row(record, t0))
