@@ -230,14 +230,12 @@ def record_json(record: ConnRecord, file: str | None = None) -> dict:
     return out
 
 
-_SAFE = frozenset(map(chr, range(0x20, 0x7F))) - {'"', "\\"}
-
-
 def _js(text) -> str:
-    """A JSON string (or null): quoted directly when it has nothing to escape."""
+    """A JSON string (or null): quoted directly when it has nothing to escape
+    (printable ASCII without quote or backslash; the checks run in C)."""
     if text is None:
         return "null"
-    if _SAFE.issuperset(text):
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return '"' + text + '"'
     return json.dumps(text, ensure_ascii=False)
 
