@@ -269,3 +269,22 @@ def test_sample_captures_agree_with_tshark_per_connection(name):
             assert rec.closed_by == facts.first_rst_by
         elif rec.teardown in ("four-way", "three-segment", "simultaneous"):
             assert rec.closed_by == facts.first_fin_by and facts.fins["orig"] and facts.fins["resp"]
+
+
+def test_impossible_header_lengths_are_flagged_not_fatal(cli, tmp_path):
+    """Two packets with broken IPv4 headers (IHL 3, total length past the frame): counted,
+    flagged in the summary, and the rest of the file reviewed as usual (exit 0)."""
+    records = _records(SCENARIOS)
+    data = bytearray(SCENARIOS.read_bytes())
+    ipv4 = [(at, n) for at, n in records if data[at + 16 + 12:at + 16 + 14] == b"\x08\x00"]
+    first, second = ipv4[5][0] + 16 + 14, ipv4[20][0] + 16 + 14
+    data[first] = 0x43                                   # IHL 3: shorter than the 20-byte minimum
+    struct.pack_into("!H", data, second + 2, 1500)       # total length beyond the captured frame
+    bad = tmp_path / "flagged.pcap"
+    bad.write_bytes(bytes(data))
+    result = cli("review", "--json", str(bad))
+    assert result.status == 0, result.err
+    summary = json.loads(result.out)["files"][0]["summary"]
+    assert summary["malformed_packets"] == 2 and summary["packets"] == len(records)
+    text = cli("review", str(bad))
+    assert text.status == 0 and "Flagged: 2 malformed packets" in text.out
