@@ -164,6 +164,13 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
     else:
         records = iter(())
     feed = tracker.feed
+    if ladder is not None:
+        track = tracker.feed
+
+        def feed(seg):
+            events = track(seg)
+            ladder.offer(seg, events)
+            return events
     drain = tracker.drain
     udp_feed = udp.feed
     icmp_feed = icmp.feed
@@ -174,8 +181,6 @@ def stream_file(path: str, options: ReviewOptions = ReviewOptions(),
             cls = rec.__class__
             if cls is Seg:
                 events = feed(rec)
-                if ladder is not None:
-                    ladder.offer(rec, events)
                 if events:
                     yield from finished(drain())
                     if progress is not None and time.monotonic() >= next_progress[0]:
