@@ -268,6 +268,16 @@ class CaptureReader:
             return self._records_pcap(decoder)
         return self._guarded(self._walk_pcapng(decoder.decode, True, decoder.walk_epbs))
 
+    def records_shard(self, shard: int, shards: int, payload_prefix: int = 0) -> Iterator:
+        """records() of the flows of one shard: every record header is walked, but only the
+        frames whose direction-symmetric flow key falls in `shard` (of `shards`) are decoded
+        and counted (RecordDecoder.sharded); the frame count is the whole file's."""
+        decoder = RecordDecoder(self.stats, payload_prefix)
+        if self.format == "pcap":
+            self._claim()
+            return self._records_pcap(decoder, shard, shards)
+        return self._walk(decoder.sharded(shard, shards), skip_none=True)
+
     def scan(self, visit) -> None:
         """Call visit(buf, start, caplen, wire_len, ts_ns, index, linktype, interface) for every
         frame in file order, without making Frame objects: the frame is buf[start:start+caplen],
@@ -340,7 +350,7 @@ class CaptureReader:
         record = struct.Struct(order + "IIII" + ("8x" if rec_len == 24 else ""))
         return buf, record, rec_len, unit, linktype
 
-    def _records_pcap(self, decoder):
+    def _records_pcap(self, decoder, shard: int = 0, shards: int = 1):
         path = self.path
         stats = self.stats
         buf, record, rec_len, unit, linktype = self._pcap_header()
@@ -352,7 +362,8 @@ class CaptureReader:
         try:
             while True:
                 before = index
-                out, off, index, captured, reason = walk(buf, off, record, unit, linktype, index, MAX_RECORD)
+                out, off, index, captured, reason = walk(buf, off, record, unit, linktype, index, MAX_RECORD,
+                                                         512, shard, shards)
                 stats.frames = index
                 stats.captured_bytes += captured
                 yield from out

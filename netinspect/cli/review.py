@@ -23,7 +23,10 @@ def add_arguments(parser) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="one JSON record per connection or UDP flow, one per line")
     out.add_argument("--csv", action="store_true", help="CSV with a header row, one row per connection or UDP flow")
-    parser.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="review up to N files in parallel processes (default 1)")
+    parser.add_argument("--jobs", type=_jobs, default=0, metavar="N|auto",
+                        help="worker processes: several files are reviewed N at a time; one large file "
+                             "(8 MB or more, not gzip) has its connections split across N workers. "
+                             "auto (the default): every core for one large file, one process otherwise")
     parser.add_argument("--ascii", action="store_true", help="ASCII arrows in the ladder")
     from netinspect.cli import review_link  # cast summary and ARP exchanges (SPEC 1.7)
     review_link.add_arguments(parser)
@@ -57,9 +60,12 @@ def _port(text: str) -> int:
 
 
 def _jobs(text: str) -> int:
+    """A number of processes, or 0 for auto."""
     from netinspect.core.errors import BadInput
+    if text == "auto":
+        return 0
     if not text.isdigit() or not 1 <= int(text) <= 64:
-        raise BadInput(f"--jobs {text!r}: expected a number of processes from 1 to 64")
+        raise BadInput(f"--jobs {text!r}: expected auto or a number of processes from 1 to 64")
     return int(text)
 
 
@@ -129,7 +135,7 @@ def _reviews(args, env, options, sink):
     for path in args.files:
         bar = _progress_bar(env, path)
         try:
-            items = _stream(path, options, bar)
+            items = _stream(path, options, bar, _shards(path, args))
             for item in items:
                 kind = item.__class__.__name__
                 if kind == "ConnRecord":
@@ -157,12 +163,25 @@ def _link_sections(path, summary, args, env):
         review_link.augment(path, summary, args, env.color)
 
 
-def _stream(path, options, bar):
+def _shards(path, args) -> int:
+    """Worker processes for one file: its flows are split across them (adapters/review_shards)."""
+    if args.conn is not None:
+        return 1          # the ladder keeps one connection's segments: one process
+    if args.jobs == 0:
+        from netinspect.adapters.review_shards import auto_jobs
+        return auto_jobs(path)
+    return args.jobs
+
+
+def _stream(path, options, bar, shards=1):
     from netinspect.adapters.review_pipeline import stream_file
     progress = None
     if bar is not None:
         def progress(done, total):
             bar.update(max(0, done - bar.n))
+    if shards > 1:
+        from netinspect.adapters.review_shards import stream_sharded
+        return stream_sharded(path, options, shards, progress)
     return stream_file(path, options, progress)
 
 

@@ -95,6 +95,7 @@ class UdpFlows:
         self._next = 0
         self._done: list[ConnRecord] = []
         self._last_sweep = 0
+        self.first_frames: list | None = None   # as ConnectionTracker.first_frames
 
     def feed(self, d: Datagram) -> bool:
         """Count one datagram; True when some flow has ended and waits for drain()."""
@@ -107,6 +108,8 @@ class UdpFlows:
                 self._evict()
             flow = _Flow(self._next, d)
             self._next += 1
+            if self.first_frames is not None:
+                self.first_frames.append(d.frame_index)
             self._flows[(d.src, d.dst)] = self._flows[(d.dst, d.src)] = flow
         flow.last = d.ts_ns if d.ts_ns > flow.last else flow.last
         if d.src == flow.orig:

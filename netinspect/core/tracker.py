@@ -342,6 +342,9 @@ class ConnectionTracker:
         self._final: deque = deque()     # final, waiting for drain()
         self._next_index = 0
         self.evicted = 0
+        # When a list: the frame index that opened each connection, in index order (a
+        # sharded review numbers connections across workers from these).
+        self.first_frames: list | None = None
 
     # -- public API --------------------------------------------------------------------
     def feed(self, seg: Segment):
@@ -412,6 +415,8 @@ class ConnectionTracker:
         seq = seg.seq
         conn = Connection(self._next_index, src, dst, ts, False)
         self._next_index += 1
+        if self.first_frames is not None:
+            self.first_frames.append(seg.frame_index)
         o = _Half(conn, True, (src, dst), _SYN_SENT)
         r = _Half(conn, False, (dst, src), _SYN_RECEIVED)
         o.peer = r
@@ -489,6 +494,8 @@ class ConnectionTracker:
             orig, resp, sender_is_orig = seg.src, seg.dst, True
         conn = Connection(self._next_index, orig, resp, seg.ts_ns, self.keep_segments)
         self._next_index += 1
+        if self.first_frames is not None:
+            self.first_frames.append(fi)
         if flags & SYN and not flags & ACK:
             # The responder is assumed to listen; a RST answer shows later that it did not.
             o = _Half(conn, True, (orig, resp), _CLOSED)

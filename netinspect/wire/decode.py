@@ -351,6 +351,7 @@ class RecordDecoder:
         self.all_options = all_options
         self._endpoints: dict = {}     # address+port key -> (src, dst) Endpoints
         self._singles: dict = {}       # address+port of one side -> Endpoint
+        self._sharded: dict = {}       # (shard, shards) -> decode of that shard
         self.decode = self._build()
 
     def _build(self):
@@ -457,6 +458,10 @@ class RecordDecoder:
             unsupported[linktype] = unsupported.get(linktype, 0) + 1
             return None
         d = decode_buffer(buf, p, p + caplen, linktype, ts_ns, wire_len, index, interface, self.payload_prefix)
+        return self._finish(d)
+
+    def _finish(self, d: Decoded):
+        """Count a generally decoded frame and return its record (or None)."""
         if d.malformed:
             self.stats.flag(d.malformed)
         record = d.segment or d.datagram or d.icmp or d.arp
@@ -470,8 +475,57 @@ class RecordDecoder:
             record.options = None
         return record
 
+    def sharded(self, shard: int, shards: int):
+        """A `decode` that returns None, without counting anything, for frames of other shards.
+
+        The shard of a frame is `flow_shard(...) % shards` over its addresses and ports, the
+        same for both directions of a flow, so every packet of a 4-tuple is decoded by one
+        worker and each frame is counted (stats) by exactly one. It is read from the raw
+        bytes with a few index operations for plain IPv4/IPv6 TCP/UDP on the fast link
+        types; any other frame is decoded (without side effects) to find its endpoints.
+        Frames with no ports (ICMP, ARP, fragments, damage) belong to shard 0.
+        """
+        layouts = FAST_LAYOUTS
+        decode = self.decode
+        finish = self._finish
+        supported = SUPPORTED_LINKTYPES
+        prefix = self.payload_prefix
+        # The link's protocol tag alone (the fast structs also cover the TCP header, which a
+        # short UDP frame lacks).
+        tags = {lt: struct.Struct(layout.v4.format[:-len(_V4_BODY)]).unpack_from for lt, layout in layouts.items()}
+
+        def decode_shard(buf, p, caplen, wire_len, ts_ns, index, linktype, interface):
+            layout = layouts.get(linktype)
+            if layout is not None:
+                l3 = p + layout.l3
+                if caplen >= layout.l3 + 24:
+                    b = buf[l3]
+                    if b == 0x45:
+                        if (buf[l3 + 9] == 6 or buf[l3 + 9] == 17) and not (buf[l3 + 6] & 0x3F or buf[l3 + 7]) \
+                                and tags[linktype](buf, p)[0] in layout.v4_tags:
+                            if (buf[l3 + 15] ^ buf[l3 + 19] ^ buf[l3 + 21] ^ buf[l3 + 23]) % shards != shard:
+                                return None
+                            return decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface)
+                    elif b >> 4 == 6 and caplen >= layout.l3 + 44 and (buf[l3 + 6] == 6 or buf[l3 + 6] == 17) \
+                            and tags[linktype](buf, p)[0] in layout.v6_tags:
+                        if (buf[l3 + 23] ^ buf[l3 + 39] ^ buf[l3 + 41] ^ buf[l3 + 43]) % shards != shard:
+                            return None
+                        return decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface)
+            if linktype not in supported:
+                return decode(buf, p, caplen, wire_len, ts_ns, index, linktype, interface) if shard == 0 else None
+            d = decode_buffer(buf, p, p + caplen, linktype, ts_ns, wire_len, index, interface, prefix)
+            record = d.segment or d.datagram
+            if record is None:
+                owner = 0
+            else:
+                owner = flow_shard(record.src, record.dst) % shards
+            return finish(d) if owner == shard else None
+
+        return decode_shard
+
     def walk_pcap(self, buf, off: int, record: struct.Struct, unit: int, linktype: int,
-                  index: int, cap: int, batch: int = 512) -> tuple[list, int, int, int, str]:
+                  index: int, cap: int, batch: int = 512, shard: int = 0,
+                  shards: int = 1) -> tuple[list, int, int, int, str]:
         """Decode the complete classic-pcap records in buf[off:] into a list of records.
 
         The hot loop of `review`: pure (bytes in, records out), inlined fast path, no
@@ -492,6 +546,13 @@ class RecordDecoder:
         stop = index + batch
         reason = ""
         layout = FAST_LAYOUTS.get(linktype)
+        if shards > 1:
+            # Frames of other shards are passed over before anything is built (see sharded()).
+            sharded = self._sharded.get((shard, shards))
+            if sharded is None:
+                sharded = self._sharded[(shard, shards)] = self.sharded(shard, shards)
+            if layout is None:
+                slow = sharded
         if layout is None:
             while off <= last and index < stop:
                 sec, frac, caplen, wire_len = unpack(buf, off)
@@ -519,6 +580,11 @@ class RecordDecoder:
         v4_tags = layout.v4_tags
         v4_min = l3 + 40
         tcp_at = l3 + 20
+        tag_of = struct.Struct(layout.v4.format[:-len(_V4_BODY)]).unpack_from
+        # tag, IPv4 version/IHL, flags/fragment offset, protocol, last byte of each address,
+        # low byte of each port: what a frame's shard is read from, in one call.
+        key_of = struct.Struct(layout.v4.format[:-len(_V4_BODY)] + "B5xH1xB5xB3xB1xB1xB").unpack_from
+        v6_tags = layout.v6_tags
         while off <= last and index < stop:
             sec, frac, caplen, wire_len = unpack(buf, off)
             if caplen > cap:
@@ -528,6 +594,27 @@ class RecordDecoder:
             if p + caplen > n:
                 break
             off = p + caplen
+            if shards > 1:
+                q = p + l3
+                if caplen >= l3 + 24:
+                    ktag, kvihl, kfrag, kproto, ka, kb, kc, kd = key_of(buf, p)
+                else:
+                    kvihl = 0
+                if kvihl == 0x45 and (kproto == 6 or kproto == 17) and not kfrag & 0x3FFF and ktag in v4_tags:
+                    if (ka ^ kb ^ kc ^ kd) % shards != shard:
+                        index += 1
+                        continue
+                elif caplen >= l3 + 44 and buf[q] >> 4 == 6 and (buf[q + 6] == 6 or buf[q + 6] == 17) \
+                        and tag_of(buf, p)[0] in v6_tags:
+                    if (buf[q + 23] ^ buf[q + 39] ^ buf[q + 41] ^ buf[q + 43]) % shards != shard:
+                        index += 1
+                        continue
+                else:
+                    item = sharded(buf, p, caplen, wire_len, sec * 1000000000 + frac * unit, index, linktype, 0)
+                    if item is not None:
+                        append(item)
+                    index += 1
+                    continue
             if caplen >= v4_min:
                 tag, vihl, total, frag, _ttl, proto, key, seq, ack, offb, flags, win = v4(buf, p)
                 if vihl == 0x45 and proto == 6 and not frag & 0x3FFF and tag in v4_tags:
@@ -641,3 +728,17 @@ _EPB_HEAD_LE = struct.Struct("<IIIIIII")   # type, length, interface, ts high, t
 _EPB_HEAD_BE = struct.Struct(">IIIIIII")
 _U32_LE = struct.Struct("<I")
 _U32_BE = struct.Struct(">I")
+
+
+def _last_octet(address: str) -> int:
+    if ":" not in address:
+        return int(address[address.rfind(".") + 1:])
+    import ipaddress
+    return ipaddress.IPv6Address(address).packed[15]
+
+
+def flow_shard(src: Endpoint, dst: Endpoint) -> int:
+    """The direction-symmetric shard number of a flow (before `% shards`): the last bytes
+    of both addresses and the low bytes of both ports, XORed. RecordDecoder.sharded reads
+    the same value from raw bytes; this form is for frames the general decoder had to take."""
+    return _last_octet(src.ip) ^ _last_octet(dst.ip) ^ (src.port & 0xFF) ^ (dst.port & 0xFF)
