@@ -7,45 +7,17 @@ line saying what is needed, never a traceback.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import dataclass, field
 
 from netinspect.adapters import scapy_io
+from netinspect.adapters.privilege import RAW_PRIVILEGE_NEEDED, require_raw_privilege
 from netinspect.core.errors import BadInput, PrivilegeError, RuntimeFailure
 
-CAP_NET_RAW = 13
-# Worded as the capture commands word it (adapters/live_capture.py), so every raw-socket
-# command fails the same way.
-PRIVILEGE_MESSAGE = ("needs root or the CAP_NET_RAW capability "
-                     "(run with sudo, or grant it: setcap cap_net_raw+ep on the Python interpreter)")
+# One check and one message for every raw-socket command.
+PRIVILEGE_MESSAGE = RAW_PRIVILEGE_NEEDED
 BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
-
-
-def has_raw_privilege(status_path: str = "/proc/self/status") -> bool:
-    """CAP_NET_RAW in the effective capability set (root has it unless it was dropped)."""
-    try:
-        with open(status_path, "rb") as handle:
-            for line in handle:
-                if line.startswith(b"CapEff:"):
-                    return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return os.geteuid() == 0   # no capability information: assume root can
-
-
-def require_raw_privilege(what: str) -> None:
-    """PrivilegeError before anything is sent: no CAP_NET_RAW, or the kernel refuses a packet socket."""
-    if not has_raw_privilege():
-        raise PrivilegeError(f"{what} {PRIVILEGE_MESSAGE}")
-    try:
-        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-    except PermissionError:
-        raise PrivilegeError(f"{what} {PRIVILEGE_MESSAGE}") from None
-    except OSError as error:
-        raise RuntimeFailure(f"{what}: cannot open a packet socket: {error.strerror or error}") from None
-    probe.close()
 
 
 @dataclass

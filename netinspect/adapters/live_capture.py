@@ -32,6 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from netinspect.adapters.privilege import RAW_PRIVILEGE_NEEDED, require_raw_privilege
 from netinspect.core import bpf
 from netinspect.core.errors import BadInput, PrivilegeError, RuntimeFailure
 from netinspect.core.records import Frame
@@ -59,19 +60,12 @@ COMPILER_ENV = "NETINSPECT_FILTER_COMPILER"
 # Set to 1 to forbid loading libpcap at all (used by the tests of the libpcap-free path).
 NO_LIBPCAP_ENV = "NETINSPECT_NO_LIBPCAP"
 
-PRIVILEGE_MESSAGE = ("capturing packets needs root or the CAP_NET_RAW capability "
-                     "(run with sudo, or grant it: setcap cap_net_raw+ep on the Python interpreter)")
+PRIVILEGE_MESSAGE = f"capturing packets {RAW_PRIVILEGE_NEEDED}"
 
 
 def check_capture_privilege() -> None:
     """Raise PrivilegeError unless this process may open a packet socket."""
-    try:
-        probe = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-    except PermissionError:
-        raise PrivilegeError(PRIVILEGE_MESSAGE) from None
-    except OSError as error:
-        raise RuntimeFailure(f"cannot open a packet socket: {error.strerror or error}") from None
-    probe.close()
+    require_raw_privilege("capturing packets")
 
 
 def interface_names() -> list[str]:

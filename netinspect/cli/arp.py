@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 
 from netinspect.core.errors import BadInput, EXIT_FAILURE, EXIT_OK
 
@@ -38,13 +37,9 @@ def _count(text: str) -> int:
 
 
 def _timeout(text: str) -> float:
-    try:
-        value = float(text) if text.isascii() else math.nan
-    except ValueError:
-        value = math.nan
-    if not (0 < value <= MAX_TIMEOUT):
-        raise BadInput(f"--timeout {text!r}: expected seconds, more than 0 and at most {MAX_TIMEOUT:g}")
-    return value
+    from netinspect.core.timeouts import parse_timeout
+
+    return parse_timeout(text, maximum=MAX_TIMEOUT)
 
 
 def _target(text: str) -> str:

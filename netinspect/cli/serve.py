@@ -47,15 +47,9 @@ def _positive_int(text: str, option: str, low: int = 1, high: int = 1 << 31) -> 
 
 
 def _seconds(text: str, option: str) -> float:
-    from netinspect.core.errors import BadInput
+    from netinspect.core.timeouts import parse_timeout
 
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not text.isascii() or not (0 < value <= 86400 * 366) or value != value:
-        raise BadInput(f"{option} {text!r} is not valid; accepted: seconds, a number above 0 (e.g. 30 or 0.5)")
-    return value
+    return parse_timeout(text, option=option, maximum=86400 * 366)
 
 
 def validate(args):
