@@ -215,6 +215,10 @@ def run(args, env) -> int:
         print_trace_text(env, args, title, server_label, capture, report, connections, shown_path, saved, interrupted)
     if interrupted:
         return EXIT_INTERRUPTED
+    if args.target and report is not None and report.outcome in ("refused", "timeout", "failed"):
+        # The trace is shown, but the target the user named could not be reached (SPEC 2: exit 1).
+        env.err(f"netinspect: --target {args.target}: {report.detail or report.outcome}")
+        return 1
     return 0
 
 

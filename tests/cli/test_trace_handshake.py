@@ -295,3 +295,18 @@ def test_works_on_a_machine_without_libpcap(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(ROOT), NETINSPECT_NO_LIBPCAP="1",
                                    NETINSPECT_FILTER_COMPILER="libpcap"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_target_that_refuses_is_traced_then_exit_1(cli, tmp_path):
+    need_root()
+    # A port bound but not listening: the kernel answers the SYN with RST.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    try:
+        result = cli("trace-handshake", "--target", f"127.0.0.1:{port}", "--write", str(tmp_path / "t.pcap"))
+    finally:
+        closed.close()
+    assert result.status == 1
+    assert "SYN_SENT" in result.out and "RST" in result.out and "conn_state REJ" in result.out
+    assert result.err.count("\n") == 1 and "refused" in result.err and "Traceback" not in result.err
