@@ -36,13 +36,18 @@ from netinspect.adapters.capture_file import CaptureReader
 from netinspect.adapters.review_pipeline import (MAX_OPEN, PROGRESS_EVERY_S, FileStart, FileSummary,
                                                  ReviewOptions, _findings_collector, _Span)
 from netinspect.core.errors import CaptureFileError, NetinspectError
-from netinspect.core.flows import IcmpTable, UdpFlows, conn_record
-from netinspect.core.records import Datagram, IcmpMessage, Segment
+from netinspect.core.flows import ConnRecord, IcmpTable, UdpFlows, conn_fields, record_fields
+from netinspect.core.records import Datagram, Endpoint, IcmpMessage, Segment
 from netinspect.core.tracker import ConnectionTracker
 
 BATCH_FRAMES = 65_536      # a worker reports at least this often (in frames) ...
 BATCH_RECORDS = 2_000      # ... or when this many records wait
 END = 1 << 62              # "frame" of records made final at the end of the file
+
+
+def _plain(fields: tuple) -> tuple:
+    """Record fields with the endpoints as bare tuples: what pickles fastest."""
+    return fields[:3] + (tuple(fields[3]), tuple(fields[4])) + fields[5:]
 
 
 def _worker(path: str, shard: int, shards: int, pipe) -> None:
@@ -79,23 +84,23 @@ def _worker(path: str, shard: int, shards: int, pipe) -> None:
                 if cls is Seg:
                     if feed(rec):
                         for conn in drain():
-                            append((fi, conn_record(conn)))
+                            append((fi, _plain(conn_fields(conn))))
                 elif cls is Dgram:
                     if udp_feed(rec):
                         for record in udp_drain():
-                            append((fi, record))
+                            append((fi, _plain(record_fields(record))))
                 elif cls is Icmp:
                     icmp.feed(rec)
                     icmp_span.add(rec.ts_ns, rec.ts_ns)
                 elif len(others) < 100_000:
                     others.append(rec)
             for record in udp_drain():
-                append((END - 1, record))
+                append((END - 1, _plain(record_fields(record))))
         except CaptureFileError as error:
             damage = (error.offset, error.reason)
         tracker.finish()
-        tcp_end = [conn_record(conn) for conn in drain()]
-        udp_end = udp.finish()
+        tcp_end = [_plain(conn_fields(conn)) for conn in drain()]
+        udp_end = [_plain(record_fields(record)) for record in udp.finish()]
         stats = reader.stats
         send((END, first, topen[:], uopen[:], finals[:], reader.file_size))
         send({
@@ -216,16 +221,30 @@ def _merge(summary: FileSummary, options: ReviewOptions, shards: list[_Shard], p
     counts = {"tcp": 0, "udp": 0}
     next_progress = time.monotonic() + PROGRESS_EVERY_S
 
-    def emit(record, k):
-        if record.proto == "tcp":
-            record.index = tcp_numbers.pop((k, record.index))
+    endpoints: dict = {}
+    new_endpoint = tuple.__new__
+
+    def endpoint(pair):
+        ep = endpoints.get(pair)
+        if ep is None:
+            if len(endpoints) >= 8192:
+                endpoints.clear()
+            ep = endpoints[pair] = new_endpoint(Endpoint, pair)
+        return ep
+
+    def emit(fields, k):
+        """The ConnRecord of worker k's fields, numbered; None when --host/--port leave it out."""
+        if fields[1] == "tcp":
+            record = ConnRecord(tcp_numbers.pop((k, fields[0])), *fields[1:3], endpoint(fields[3]),
+                                endpoint(fields[4]), *fields[5:])
             detector.add(record)
             counts["tcp"] += 1
         else:
-            record.index = udp_numbers.pop((k, record.index))
+            record = ConnRecord(udp_numbers.pop((k, fields[0])), *fields[1:3], endpoint(fields[3]),
+                                endpoint(fields[4]), *fields[5:])
             counts["udp"] += 1
         span.add(record.ts_ns, record.ts_ns + record.duration_ns)
-        return not selecting or record.involves(host, port)
+        return record if not selecting or record.involves(host, port) else None
 
     # The first message of every worker gives the time of the file's first record.
     for k, s in enumerate(shards):
@@ -250,8 +269,9 @@ def _merge(summary: FileSummary, options: ReviewOptions, shards: list[_Shard], p
                 ready += finals[:n]
                 del finals[:n]
         ready.sort(key=lambda item: (item[0], item[2]))
-        for _frame, k, _seq, record in ready:
-            if emit(record, k):
+        for _frame, k, _seq, fields in ready:
+            record = emit(fields, k)
+            if record is not None:
                 yield record
         if frontier >= END:
             break
@@ -271,10 +291,11 @@ def _merge(summary: FileSummary, options: ReviewOptions, shards: list[_Shard], p
     for key, table in (("tcp_end", tcp_numbers), ("udp_end", udp_numbers)):
         rest = []
         for k, end in enumerate(ends):
-            rest += [(table[(k, r.index)], k, r) for r in end[key]]
+            rest += [(table[(k, f[0])], k, f) for f in end[key]]
         rest.sort(key=lambda item: item[0])
-        for _n, k, record in rest:
-            if emit(record, k):
+        for _n, k, fields in rest:
+            record = emit(fields, k)
+            if record is not None:
                 yield record
 
     head = ends[0]

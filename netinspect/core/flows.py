@@ -64,14 +64,25 @@ class ConnRecord:
 
 def conn_record(conn) -> ConnRecord:
     """A final tracker `Connection` as a plain record (no tracker state kept)."""
-    return ConnRecord(
-        index=conn.index, proto="tcp", ts_ns=conn.ts_first, orig=conn.orig, resp=conn.resp,
-        duration_ns=conn.duration_ns, orig_pkts=conn.orig_pkts, resp_pkts=conn.resp_pkts,
-        orig_bytes=conn.orig_bytes, resp_bytes=conn.resp_bytes, conn_state=conn.conn_state,
-        history=conn.history, handshake=conn.handshake, teardown=conn.teardown,
-        closed_by=conn.closed_by, irtt_ns=conn.irtt_ns, retransmissions=conn.retransmissions,
-        analyses=conn.analysis_counts(), port_reuse=conn.port_reuse, partial=conn.partial,
-        time_wait=conn.time_wait, evicted=conn.evicted)
+    return ConnRecord(*conn_fields(conn))
+
+
+def conn_fields(conn) -> tuple:
+    """The ConnRecord fields of a final tracker `Connection`, in field order, as a tuple
+    (what a review worker sends: a plain tuple pickles many times faster than a record)."""
+    return (conn.index, "tcp", conn.ts_first, conn.orig, conn.resp, conn.duration_ns, conn.orig_pkts,
+            conn.resp_pkts, conn.orig_bytes, conn.resp_bytes, conn.conn_state, conn.history, conn.handshake,
+            conn.teardown, conn.closed_by, conn.irtt_ns, conn.retransmissions, conn.analysis_counts(),
+            conn.port_reuse, conn.partial, conn.time_wait, conn.evicted)
+
+
+def record_fields(record: ConnRecord) -> tuple:
+    """A ConnRecord as the tuple conn_fields gives (ConnRecord(*fields) is the record again)."""
+    return (record.index, record.proto, record.ts_ns, record.orig, record.resp, record.duration_ns,
+            record.orig_pkts, record.resp_pkts, record.orig_bytes, record.resp_bytes, record.conn_state,
+            record.history, record.handshake, record.teardown, record.closed_by, record.irtt_ns,
+            record.retransmissions, record.analyses, record.port_reuse, record.partial, record.time_wait,
+            record.evicted)
 
 
 class _Flow:
