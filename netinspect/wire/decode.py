@@ -581,12 +581,26 @@ class RecordDecoder:
         v4_min = l3 + 40
         tcp_at = l3 + 20
         tag_of = struct.Struct(layout.v4.format[:-len(_V4_BODY)]).unpack_from
-        # tag, IPv4 version/IHL, flags/fragment offset, protocol, last byte of each address,
-        # low byte of each port: what a frame's shard is read from, in one call.
-        key_of = struct.Struct(layout.v4.format[:-len(_V4_BODY)] + "B5xH1xB5xB3xB1xB1xB").unpack_from
         v6_tags = layout.v6_tags
+        combo = None
+        if shards > 1:
+            # The record header and the shard key fields in one call, read in the record
+            # header's byte order: tags and the fragment field are compared as read that way.
+            order = record.format[0]
+            link = layout.v4.format[1:-len(_V4_BODY)]
+            combo_struct = struct.Struct(order + record.format[1:] + link + "B5xH1xB5xB3xB1xB1xB")
+            combo = combo_struct.unpack_from
+            combo_last = n - combo_struct.size
+            swap = order == "<" and link[-1:] in ("H", "I")
+            width = 2 if link[-1:] == "H" else 4
+            k_tags = {int.from_bytes(t.to_bytes(width, "big"), "little") for t in v4_tags} if swap else v4_tags
+            frag_mask = 0xFF3F if order == "<" else 0x3FFF
         while off <= last and index < stop:
-            sec, frac, caplen, wire_len = unpack(buf, off)
+            if combo is not None and off <= combo_last:
+                sec, frac, caplen, wire_len, ktag, kvihl, kfrag, kproto, ka, kb, kc, kd = combo(buf, off)
+            else:
+                sec, frac, caplen, wire_len = unpack(buf, off)
+                kvihl = 0
             if caplen > cap:
                 reason = f"record length {caplen} exceeds the cap of {cap} bytes"
                 break
@@ -596,11 +610,9 @@ class RecordDecoder:
             off = p + caplen
             if shards > 1:
                 q = p + l3
-                if caplen >= l3 + 24:
-                    ktag, kvihl, kfrag, kproto, ka, kb, kc, kd = key_of(buf, p)
-                else:
+                if caplen < l3 + 24:
                     kvihl = 0
-                if kvihl == 0x45 and (kproto == 6 or kproto == 17) and not kfrag & 0x3FFF and ktag in v4_tags:
+                if kvihl == 0x45 and (kproto == 6 or kproto == 17) and not kfrag & frag_mask and ktag in k_tags:
                     if (ka ^ kb ^ kc ^ kd) % shards != shard:
                         index += 1
                         continue

@@ -80,7 +80,26 @@ def _udp(sport, dport, payload):
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
-def _generated(path: Path, seed: int = 3, cut_tail: bool = False) -> None:
+def _relink(frame: bytes, linktype: int) -> bytes:
+    """An Ethernet frame of _generated on another link type (VLAN tags dropped)."""
+    ethertype = struct.unpack_from("!H", frame, 12)[0]
+    ip = frame[14:]
+    if ethertype == 0x8100:
+        ethertype = struct.unpack_from("!H", frame, 16)[0]
+        ip = frame[18:]
+    six = ethertype == 0x86DD
+    if linktype == 101:
+        return ip
+    if linktype == 0:
+        return struct.pack("<I", 10 if six else 2) + ip
+    if linktype == 108:
+        return struct.pack("!I", 24 if six else 2) + ip
+    if linktype == 113:
+        return struct.pack("!HHH8sH", 0, 1, 6, b"\2\0\0\0\0\1\0\0", ethertype) + ip
+    return frame
+
+
+def _generated(path: Path, seed: int = 3, cut_tail: bool = False, order: str = "<", linktype: int = 1) -> None:
     rng = random.Random(seed)
     frames = []
     mss = bytes([2, 4, 0x05, 0xB4])
@@ -160,19 +179,21 @@ def _generated(path: Path, seed: int = 3, cut_tail: bool = False) -> None:
             active.pop(pick)
     t = 1_764_000_000_000_000
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        f.write(struct.pack(order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
         for frame in out:
+            frame = _relink(frame, linktype)
             t += rng.randrange(1, 5000)
-            f.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), len(frame)) + frame)
+            f.write(struct.pack(order + "IIII", t // 1_000_000, t % 1_000_000, len(frame), len(frame)) + frame)
         if cut_tail:
-            f.write(struct.pack("<IIII", t // 1_000_000, 0, 100, 100) + b"\0" * 30)
+            f.write(struct.pack(order + "IIII", t // 1_000_000, 0, 100, 100) + b"\0" * 30)
 
 
 @pytest.mark.parametrize("jobs", [2, 3, 4])
 @pytest.mark.parametrize("cut", [False, True])
-def test_generated_capture_sharded_equal_single(tmp_path, monkeypatch, jobs, cut):
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_generated_capture_sharded_equal_single(tmp_path, monkeypatch, jobs, cut, order):
     path = tmp_path / "mixed.pcap"
-    _generated(path, cut_tail=cut)
+    _generated(path, cut_tail=cut, order=order)
     # Tiny batches: the parent numbers and merges over many rounds.
     monkeypatch.setattr(review_shards, "BATCH_FRAMES", 7)
     monkeypatch.setattr(review_shards, "BATCH_RECORDS", 3)
@@ -190,6 +211,16 @@ def test_generated_capture_sharded_equal_single(tmp_path, monkeypatch, jobs, cut
         got = CaptureReader(path).records_shard(k, jobs)
         assert next(got, None) is not None
         got.close()
+
+
+@pytest.mark.parametrize("linktype", [0, 101, 108, 113])
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_other_link_types_sharded_equal_single(tmp_path, linktype, order):
+    path = tmp_path / "mixed.pcap"
+    _generated(path, seed=linktype, order=order, linktype=linktype)
+    single, sharded = _both(path, 2)
+    assert sharded == single
+    assert single[-1][1]["tcp_connections"] >= 50 and single[-1][1]["malformed"] == 0
 
 
 def test_selection_options_sharded_equal_single(tmp_path):
