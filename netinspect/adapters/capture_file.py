@@ -272,11 +272,18 @@ class CaptureReader:
         """records() of the flows of one shard: every record header is walked, but only the
         frames whose direction-symmetric flow key falls in `shard` (of `shards`) are decoded
         and counted (RecordDecoder.sharded); the frame count is the whole file's."""
+        for batch in self.record_batches_shard(shard, shards, payload_prefix):
+            yield from batch
+
+    def record_batches_shard(self, shard: int, shards: int, payload_prefix: int = 0,
+                             batch: int = 512) -> Iterator[list]:
+        """records_shard() as lists of records (one generator step per list, not per record),
+        each from at most `batch` frames."""
         decoder = RecordDecoder(self.stats, payload_prefix)
         if self.format == "pcap":
             self._claim()
-            return self._records_pcap(decoder, shard, shards)
-        return self._walk(decoder.sharded(shard, shards), skip_none=True)
+            return self._records_pcap(decoder, shard, shards, batches=True, batch=batch)
+        return _batched(self._walk(decoder.sharded(shard, shards), skip_none=True), batch)
 
     def scan(self, visit) -> None:
         """Call visit(buf, start, caplen, wire_len, ts_ns, index, linktype, interface) for every
@@ -350,7 +357,7 @@ class CaptureReader:
         record = struct.Struct(order + "IIII" + ("8x" if rec_len == 24 else ""))
         return buf, record, rec_len, unit, linktype
 
-    def _records_pcap(self, decoder, shard: int = 0, shards: int = 1):
+    def _records_pcap(self, decoder, shard: int = 0, shards: int = 1, batches: bool = False, batch: int = 512):
         path = self.path
         stats = self.stats
         buf, record, rec_len, unit, linktype = self._pcap_header()
@@ -363,10 +370,14 @@ class CaptureReader:
             while True:
                 before = index
                 out, off, index, captured, reason = walk(buf, off, record, unit, linktype, index, MAX_RECORD,
-                                                         512, shard, shards)
+                                                         batch, shard, shards)
                 stats.frames = index
                 stats.captured_bytes += captured
-                yield from out
+                if batches:
+                    if out:
+                        yield out
+                else:
+                    yield from out
                 if reason:
                     raise CaptureFileError(path, base + off, reason)
                 if index > before and off + rec_len <= len(buf):
@@ -582,6 +593,17 @@ class CaptureReader:
                 raise CaptureFileError(self.path, base + off, f"timestamp resolution 10^-{resol} is not supported")
             mul, div, shift = (10 ** (9 - resol), 1, 0) if resol <= 9 else (1, 10 ** (resol - 9), 0)
         return (linktype, snaplen, mul, div, shift, offset_s * 1000000000)
+
+
+def _batched(items, size: int = 512) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def open_capture(path) -> CaptureReader:

@@ -42,6 +42,7 @@ from netinspect.core.tracker import ConnectionTracker
 
 BATCH_FRAMES = 65_536      # a worker reports at least this often (in frames) ...
 BATCH_RECORDS = 2_000      # ... or when this many records wait
+WALK_BATCH = 512           # frames decoded per step of a worker's walk
 END = 1 << 62              # "frame" of records made final at the end of the file
 
 
@@ -70,30 +71,34 @@ def _worker(path: str, shard: int, shards: int, pipe) -> None:
         Seg, Dgram, Icmp = Segment, Datagram, IcmpMessage
         append = finals.append
         boundary = 0
+        batch_frames = BATCH_FRAMES
         try:
-            for rec in reader.records_shard(shard, shards):
-                fi = rec.frame_index
+            for batch in reader.record_batches_shard(shard, shards, batch=WALK_BATCH):
+                fi = batch[0].frame_index
                 if fi >= boundary or len(finals) >= BATCH_RECORDS:
                     if first is None:
-                        first = (fi, rec.ts_ns)
+                        first = (fi, batch[0].ts_ns)
                     # Every frame before `fi` is done: tell the parent how far this worker is.
                     send((fi, first, topen[:], uopen[:], finals[:], reader.position()))
                     del topen[:], uopen[:], finals[:]
-                    boundary = fi + BATCH_FRAMES
-                cls = rec.__class__
-                if cls is Seg:
-                    if feed(rec):
-                        for conn in drain():
-                            append((fi, _plain(conn_fields(conn))))
-                elif cls is Dgram:
-                    if udp_feed(rec):
-                        for record in udp_drain():
-                            append((fi, _plain(record_fields(record))))
-                elif cls is Icmp:
-                    icmp.feed(rec)
-                    icmp_span.add(rec.ts_ns, rec.ts_ns)
-                elif len(others) < 100_000:
-                    others.append(rec)
+                    boundary = fi + batch_frames
+                for rec in batch:
+                    cls = rec.__class__
+                    if cls is Seg:
+                        if feed(rec):
+                            fi = rec.frame_index
+                            for conn in drain():
+                                append((fi, _plain(conn_fields(conn))))
+                    elif cls is Dgram:
+                        if udp_feed(rec):
+                            fi = rec.frame_index
+                            for record in udp_drain():
+                                append((fi, _plain(record_fields(record))))
+                    elif cls is Icmp:
+                        icmp.feed(rec)
+                        icmp_span.add(rec.ts_ns, rec.ts_ns)
+                    elif len(others) < 100_000:
+                        others.append(rec)
             for record in udp_drain():
                 append((END - 1, _plain(record_fields(record))))
         except CaptureFileError as error:

@@ -197,6 +197,7 @@ def test_generated_capture_sharded_equal_single(tmp_path, monkeypatch, jobs, cut
     # Tiny batches: the parent numbers and merges over many rounds.
     monkeypatch.setattr(review_shards, "BATCH_FRAMES", 7)
     monkeypatch.setattr(review_shards, "BATCH_RECORDS", 3)
+    monkeypatch.setattr(review_shards, "WALK_BATCH", 4)
     single, sharded = _both(path, jobs)
     assert sharded == single
     summary = single[-1][1]
@@ -221,6 +222,21 @@ def test_other_link_types_sharded_equal_single(tmp_path, linktype, order):
     single, sharded = _both(path, 2)
     assert sharded == single
     assert single[-1][1]["tcp_connections"] >= 50 and single[-1][1]["malformed"] == 0
+
+
+def test_pcapng_sharded_equal_single(tmp_path, monkeypatch):
+    import subprocess
+    from tests.conftest import need_tool
+    editcap = need_tool("editcap")
+    plain = tmp_path / "mixed.pcap"
+    _generated(plain, seed=9)
+    path = tmp_path / "mixed.pcapng"
+    subprocess.run([editcap, "-F", "pcapng", str(plain), str(path)], check=True, timeout=60)
+    assert CaptureReader(path).format == "pcapng"
+    monkeypatch.setattr(review_shards, "WALK_BATCH", 4)
+    single, sharded = _both(path, 2)
+    assert sharded == single
+    assert single[-1][1]["tcp_connections"] >= 50
 
 
 def test_selection_options_sharded_equal_single(tmp_path):
