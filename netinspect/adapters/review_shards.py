@@ -333,9 +333,16 @@ def _merge(summary: FileSummary, options: ReviewOptions, shards: list[_Shard], p
     yield summary
 
 
+# Each worker adds about 24 MB resident (16 MB proportional: the interpreter pages are
+# shared with the parent after fork); two keep parent + workers under 100 MB together.
+# `--jobs N` asks for more.
+MAX_AUTO_WORKERS = 2
+
+
 def auto_jobs(path: str, cpus: int | None = None, threshold: int = 8 * 1024 * 1024) -> int:
-    """Workers for one file under `--jobs auto`: every core for a large uncompressed
-    capture, one process otherwise (starting workers costs more than a small file)."""
+    """Workers for one file under `--jobs auto`: the cores (at most MAX_AUTO_WORKERS) for a
+    large uncompressed capture, one process otherwise (starting workers costs more than a
+    small file is worth)."""
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
@@ -346,4 +353,4 @@ def auto_jobs(path: str, cpus: int | None = None, threshold: int = 8 * 1024 * 10
         return 1
     if size < threshold or gzipped or cpus < 2:
         return 1
-    return cpus
+    return min(cpus, MAX_AUTO_WORKERS)

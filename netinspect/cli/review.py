@@ -26,7 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--jobs", type=_jobs, default=0, metavar="N|auto",
                         help="worker processes: several files are reviewed N at a time; one large file "
                              "(8 MB or more, not gzip) has its connections split across N workers. "
-                             "auto (the default): every core for one large file, one process otherwise")
+                             "auto (the default): two workers for one large file on a multi-core machine, "
+                             "one process otherwise")
     parser.add_argument("--ascii", action="store_true", help="ASCII arrows in the ladder")
     from netinspect.cli import review_link  # cast summary and ARP exchanges (SPEC 1.7)
     review_link.add_arguments(parser)

@@ -270,3 +270,18 @@ def test_jobs_option_values(cli):
     assert bad.status == 2 and "--jobs 'many'" in bad.err and "auto" in bad.err
     assert cli("review", str(SAMPLES[0]), "--jobs", "auto").status == 0
     assert review_shards.auto_jobs(str(SAMPLES[0]), cpus=2) == 1       # small file: one process
+
+
+def test_auto_jobs_for_a_large_file(tmp_path):
+    import gzip
+    path = tmp_path / "big.pcap"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        f.truncate(9 * 1024 * 1024)
+    assert review_shards.auto_jobs(str(path), cpus=1) == 1
+    assert review_shards.auto_jobs(str(path), cpus=2) == 2
+    assert review_shards.auto_jobs(str(path), cpus=16) == review_shards.MAX_AUTO_WORKERS
+    packed = tmp_path / "big.pcap.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes(), 1))
+    packed.write_bytes(packed.read_bytes() + b"\0" * (9 * 1024 * 1024))
+    assert review_shards.auto_jobs(str(packed), cpus=2) == 1           # gzip: one process
