@@ -53,6 +53,9 @@ def _plain(fields: tuple) -> tuple:
 
 def _worker(path: str, shard: int, shards: int, pipe) -> None:
     """Review the flows of one shard; send batches, then one end message, over `pipe`."""
+    import signal
+    # Ctrl-C is the parent's to handle (it ends the workers); a worker prints nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     send = pipe.send
     try:
         reader = CaptureReader(path)
@@ -116,10 +119,21 @@ def _worker(path: str, shard: int, shards: int, pipe) -> None:
             "icmp_messages": icmp.messages, "icmp": icmp.rows(), "icmp_ungrouped": icmp.ungrouped,
             "icmp_span": (icmp_span.first, icmp_span.last), "others": others,
         })
+    except (BrokenPipeError, ConnectionResetError):
+        pass            # the parent stopped reading (its output closed, or it was interrupted)
     except NetinspectError as error:
-        send(("error", error.exit_status, error.message))
+        _send_quietly(send, ("error", error.exit_status, error.message))
+    except Exception as error:          # reported by the parent as one line, not a traceback here
+        _send_quietly(send, ("error", 1, f"review worker {shard} failed: {type(error).__name__}: {error}"))
     finally:
         pipe.close()
+
+
+def _send_quietly(send, message) -> None:
+    try:
+        send(message)
+    except OSError:
+        pass
 
 
 class _Shard:
