@@ -285,3 +285,25 @@ def test_auto_jobs_for_a_large_file(tmp_path):
     packed.write_bytes(gzip.compress(path.read_bytes(), 1))
     packed.write_bytes(packed.read_bytes() + b"\0" * (9 * 1024 * 1024))
     assert review_shards.auto_jobs(str(packed), cpus=2) == 1           # gzip: one process
+
+
+def test_worker_failure_is_one_error_not_a_traceback(tmp_path, monkeypatch, capfd):
+    from netinspect.core.errors import RuntimeFailure
+    path = tmp_path / "mixed.pcap"
+    _generated(path, seed=2)
+
+    class Broken:
+        def __init__(self, *a, **k):
+            raise ValueError("tracker broke")
+
+    monkeypatch.setattr(review_shards, "ConnectionTracker", Broken)   # inherited by the forked workers
+    with pytest.raises(RuntimeFailure, match="review worker 0 failed: ValueError: tracker broke"):
+        list(stream_sharded(str(path), ReviewOptions(), 2))
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_not_a_capture_with_jobs(cli, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a capture\n" * 1000)
+    result = cli("review", str(path), "--jobs", "2")
+    assert result.status == 2 and result.err.count("\n") == 1 and "not a capture" in result.err
