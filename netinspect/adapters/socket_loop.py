@@ -210,6 +210,17 @@ class _LoopBase:
                 self._sweep(now)
                 next_sweep = now + 0.5
 
+    def _close_sockets(self) -> None:
+        """Close the listening socket, the wake-up pair and the selector (the end of close())."""
+        for sock in (self._sock, self._wake_r, self._wake_w):
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+        if self.selector is not None:
+            self.selector.close()
+
     def _dispatch(self, key, mask) -> None:
         raise NotImplementedError
 
@@ -477,14 +488,7 @@ class TcpServer(_LoopBase):
             except OSError:
                 pass
             self._remove(client, client.closing)
-        for sock in (self._sock, self._wake_r, self._wake_w):
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-        if self.selector is not None:
-            self.selector.close()
+        self._close_sockets()
         return count
 
 
@@ -601,12 +605,5 @@ class UdpServer(_LoopBase):
         self._closed = True
         count = len(self.peers)
         self.peers.clear()
-        for sock in (self._sock, self._wake_r, self._wake_w):
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-        if self.selector is not None:
-            self.selector.close()
+        self._close_sockets()
         return count
