@@ -216,12 +216,19 @@ def _facts_v4(s: Subnet, row: SpecialRange) -> list[str]:
         ("class", class_text(s)),
         ("kind", kind_text(row, 4, s.address)),
     ]
+    return _key_values(pairs + _range_notes(s, row))
+
+
+def _range_notes(s: Subnet, row: SpecialRange) -> list[tuple[str, str]]:
+    """The closing facts of both versions: how the address's own special range relates to
+    the network, the other special ranges inside it, and the address's role."""
+    pairs = []
     if not row_covers(row, s):
         pairs.append(("note", f"{s.network_text} is larger than the {row.label} range {range_cidr(row)}: "
                               f"only part of it is {row.label}"))
     pairs += _inside_notes(s, row)
     pairs.append(("this address", role_text(s, row)))
-    return _key_values(pairs)
+    return pairs
 
 
 def _inside_notes(s: Subnet, row: SpecialRange) -> list[tuple[str, str]]:
@@ -293,21 +300,20 @@ def _facts_v6(s: Subnet, row: SpecialRange) -> list[str]:
         ("broadcast", "none: IPv6 has no broadcast; the all-nodes multicast group ff02::1 takes its place"),
         ("kind", kind_text(row, 6, s.address)),
     ]
-    if not row_covers(row, s):
-        pairs.append(("note", f"{s.network_text} is larger than the {row.label} range {range_cidr(row)}: "
-                              f"only part of it is {row.label}"))
-    pairs += _inside_notes(s, row)
-    pairs.append(("this address", role_text(s, row)))
-    return _key_values(pairs)
+    return _key_values(pairs + _range_notes(s, row))
+
+
+def _address_or_none(version: int):
+    """A formatter for one version's addresses that passes None (no such address) through."""
+    def addr(value: int | None) -> str | None:
+        return None if value is None else format_address(version, value)
+    return addr
 
 
 def overview_json(s: Subnet) -> dict:
     row = special_ranges.classify(s.version, s.address)
     v = s.version
-
-    def addr(value: int | None) -> str | None:
-        return None if value is None else format_address(v, value)
-
+    addr = _address_or_none(v)
     body = {
         "summary": summary_sentence(s, row),
         "version": v,
@@ -356,11 +362,7 @@ def overview_json(s: Subnet) -> dict:
 # ---------------------------------------------------------------------- split
 
 def subnet_json(s: Subnet) -> dict:
-    v = s.version
-
-    def addr(value):
-        return None if value is None else format_address(v, value)
-
+    addr = _address_or_none(s.version)
     return {
         "network": addr(s.network), "prefixlen": s.prefixlen, "cidr": s.network_text,
         "first_host": addr(s.first_host), "last_host": addr(s.last_host),
