@@ -1,12 +1,13 @@
-"""A tiny compiler from "tcp port N" to a classic BPF (cBPF) program, in pure Python.
+"""A tiny compiler from "tcp port N" / "udp port N" to a classic BPF (cBPF) program, in pure Python.
 
 Why this exists: scapy compiles capture filters with libpcap, and a machine without
 libpcap cannot filter in the kernel at all. Filtering in user space loses packets when
 other traffic is heavy, so netinspect builds the kernel program itself and the capture
 adapter attaches it with SO_ATTACH_FILTER.
 
-The programs match what `tcpdump -dd 'tcp port N'` produces for the same link type
-(IPv4 without fragments past the first, IPv6 with TCP as the first next-header), so a
+The programs match what `tcpdump -dd 'tcp port N'` (or 'udp port N') produces for the
+same link type (IPv4 without fragments past the first, IPv6 with TCP/UDP as the first
+next-header), so a
 packet is accepted by one exactly when it is accepted by the other. On loopback every
 packet reaches a packet socket twice, once as it leaves (PACKET_OUTGOING) and once as it
 arrives; `drop_outgoing=True` prefixes a check of the packet type (the kernel's ancillary
@@ -45,6 +46,11 @@ MAX_INSNS = 4096                 # BPF_MAXINSNS
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_ICMP = 1
+IPPROTO_ICMPV6 = 58
+ICMP_UNREACHABLE = 3           # ICMPv4 destination unreachable
+ICMP6_UNREACHABLE = 1          # ICMPv6 destination unreachable
 
 # Link layers this compiler knows: name -> (LINKTYPE_* value, link header length).
 LINK_ETHERNET = "ethernet"       # Ethernet and Linux loopback (lo has a 14-byte all-zero Ethernet header)
@@ -100,10 +106,45 @@ def _jeq(value: int, yes, no):
 def compile_tcp_port(port: int, link: str = LINK_ETHERNET, drop_outgoing: bool = False,
                      snaplen: int = SNAPLEN) -> list[Instruction]:
     """The program for `tcp port PORT` (either direction, IPv4 or IPv6) on `link`."""
+    return compile_port(IPPROTO_TCP, port, link, drop_outgoing, snaplen)
+
+
+def compile_udp_port(port: int, link: str = LINK_ETHERNET, drop_outgoing: bool = False,
+                     snaplen: int = SNAPLEN, icmp_errors: bool = False) -> list[Instruction]:
+    """The program for `udp port PORT`; with `icmp_errors`, also ICMP/ICMPv6 errors about it.
+
+    A UDP datagram to a closed port is answered by ICMP "destination unreachable" (ICMPv6
+    type 1), which carries no UDP header of its own: the port is only in the datagram it
+    quotes. `icmp_errors=True` accepts exactly what `udp_expression(port, True)` selects
+    in tcpdump: `udp port N`, or an ICMPv4 type 3 / ICMPv6 type 1 message whose quoted
+    header is UDP with N as either port (IPv6: the quoted header's first next header).
+    """
+    return compile_port(IPPROTO_UDP, port, link, drop_outgoing, snaplen, icmp_errors=icmp_errors)
+
+
+def udp_expression(port: int, icmp_errors: bool = False) -> str:
+    """The libpcap expression selecting what `compile_udp_port` does (for libpcap and -v)."""
+    if not icmp_errors:
+        return f"udp port {port}"
+    inner = "((icmp[8] & 0xf) << 2)"
+    return (f"udp port {port} or (icmp[0] = 3 and icmp[17] = 17 and (icmp[8 + {inner}:2] = {port} "
+            f"or icmp[10 + {inner}:2] = {port})) or (icmp6[0] = 1 and icmp6[14] = 17 and "
+            f"(icmp6[48:2] = {port} or icmp6[50:2] = {port}))")
+
+
+def compile_port(protocol: int, port: int, link: str = LINK_ETHERNET, drop_outgoing: bool = False,
+                 snaplen: int = SNAPLEN, icmp_errors: bool = False) -> list[Instruction]:
+    """`tcp port PORT` (protocol 6) or `udp port PORT` (17), the shape tcpdump gives."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an integer 0 to 65535, not {port!r}")
     if link not in LINKTYPES:
         raise ValueError(f"link must be one of {sorted(LINKTYPES)}, not {link!r}")
+    if protocol not in (IPPROTO_TCP, IPPROTO_UDP):
+        raise ValueError(f"protocol must be {IPPROTO_TCP} (TCP) or {IPPROTO_UDP} (UDP), not {protocol!r}")
+    if icmp_errors and protocol != IPPROTO_UDP:
+        raise ValueError("icmp_errors is for UDP: a closed TCP port answers with RST")
+    not_mine6 = "icmp6" if icmp_errors else "reject"
+    not_mine4 = "icmp4" if icmp_errors else "reject"
     items: list = []
     if drop_outgoing:
         items += [_ld(BPF_B, SKF_AD_OFF + SKF_AD_PKTTYPE), _jeq(PACKET_OUTGOING, "reject", None)]
@@ -120,24 +161,39 @@ def compile_tcp_port(port: int, link: str = LINK_ETHERNET, drop_outgoing: bool =
             (BPF_ALU | BPF_AND | BPF_K, None, None, 0xF0),
             _jeq(0x60, None, "ipv4"),
         ]
-    # IPv6: fixed 40-byte header, TCP only when it is the first next header.
+    # IPv6: fixed 40-byte header, the protocol only when it is the first next header.
     items += [
         _ld(BPF_B, l3 + 6),
-        _jeq(IPPROTO_TCP, None, "reject"),
+        _jeq(protocol, None, not_mine6),
         _ld(BPF_H, l3 + 40),
         _jeq(port, "accept", None),
         _ld(BPF_H, l3 + 42),
         _jeq(port, "accept", "reject"),
-        "ipv4",
     ]
+    if icmp_errors:
+        # ICMPv6 destination unreachable: 8 bytes of ICMPv6, then the quoted IPv6 header.
+        quoted = l3 + 40 + 8
+        items += [
+            "icmp6",
+            _jeq(IPPROTO_ICMPV6, None, "reject"),
+            _ld(BPF_B, l3 + 40),
+            _jeq(ICMP6_UNREACHABLE, None, "reject"),
+            _ld(BPF_B, quoted + 6),
+            _jeq(IPPROTO_UDP, None, "reject"),
+            _ld(BPF_H, quoted + 40),
+            _jeq(port, "accept", None),
+            _ld(BPF_H, quoted + 42),
+            _jeq(port, "accept", "reject"),
+        ]
+    items += ["ipv4"]
     if link == LINK_ETHERNET:
         items += [_jeq(ETHERTYPE_IPV4, None, "reject")]
     else:
         items += [_ld(BPF_B, 0), (BPF_ALU | BPF_AND | BPF_K, None, None, 0xF0), _jeq(0x40, None, "reject")]
     items += [
         _ld(BPF_B, l3 + 9),
-        _jeq(IPPROTO_TCP, None, "reject"),
-        # A fragment other than the first has no TCP header: ports cannot be read.
+        _jeq(protocol, None, not_mine4),
+        # A fragment other than the first has no transport header: ports cannot be read.
         _ld(BPF_H, l3 + 6),
         (BPF_JMP | BPF_JSET | BPF_K, "reject", None, 0x1FFF),
         # X = IPv4 header length (4 * IHL), then the ports at X + l3 and X + l3 + 2.
@@ -146,6 +202,31 @@ def compile_tcp_port(port: int, link: str = LINK_ETHERNET, drop_outgoing: bool =
         _jeq(port, "accept", None),
         (BPF_LD | BPF_H | BPF_IND, None, None, l3 + 2),
         _jeq(port, "accept", "reject"),
+    ]
+    if icmp_errors:
+        items += [
+            "icmp4",
+            _jeq(IPPROTO_ICMP, None, "reject"),
+            _ld(BPF_H, l3 + 6),
+            (BPF_JMP | BPF_JSET | BPF_K, "reject", None, 0x1FFF),
+            (BPF_LDX | BPF_B | BPF_MSH, None, None, l3),
+            (BPF_LD | BPF_B | BPF_IND, None, None, l3),
+            _jeq(ICMP_UNREACHABLE, None, "reject"),
+            # The quoted IPv4 header starts 8 bytes into the ICMP message.
+            (BPF_LD | BPF_B | BPF_IND, None, None, l3 + 8 + 9),
+            _jeq(IPPROTO_UDP, None, "reject"),
+            # X = outer header length + quoted header length: the quoted UDP ports follow.
+            (BPF_LD | BPF_B | BPF_IND, None, None, l3 + 8),
+            (BPF_ALU | BPF_AND | BPF_K, None, None, 0x0F),
+            (BPF_ALU | BPF_LSH | BPF_K, None, None, 2),
+            (BPF_ALU | BPF_ADD | BPF_X, None, None, 0),
+            (BPF_MISC | BPF_TAX, None, None, 0),
+            (BPF_LD | BPF_H | BPF_IND, None, None, l3 + 8),
+            _jeq(port, "accept", None),
+            (BPF_LD | BPF_H | BPF_IND, None, None, l3 + 10),
+            _jeq(port, "accept", "reject"),
+        ]
+    items += [
         "accept",
         (BPF_RET | BPF_K, None, None, snaplen),
         "reject",
