@@ -221,6 +221,32 @@ class RefusingPort:
         self.close()
 
 
+def _connect_and_send(conn: socket.socket, report: SessionReport, message: bytes, refused: str,
+                      silent: str) -> bool:
+    """Connect `conn` to `report.server` and send `message`, noting the client endpoint and
+    what was sent. When the connect fails, the outcome and detail (`refused` or `silent` for
+    a refusal or a timeout) go into `report` and the answer is False."""
+    server = report.server
+    try:
+        conn.connect((server.ip, server.port))
+    except ConnectionRefusedError:
+        report.outcome = "refused"
+        report.detail = refused
+        return False
+    except socket.timeout:
+        report.outcome = "timeout"
+        report.detail = silent
+        return False
+    except OSError as error:
+        report.outcome = "failed"
+        report.detail = f"cannot connect to {server}: {error.strerror or error}"
+        return False
+    report.client = _endpoint(conn.getsockname())
+    conn.sendall(message)
+    report.sent = message
+    return True
+
+
 def run_client(family: int, server: Endpoint, scenario: str, message: bytes = MESSAGE,
                timeout: float = IO_TIMEOUT) -> SessionReport:
     """Connect to `server` and act out `scenario` from the client's side."""
@@ -228,23 +254,10 @@ def run_client(family: int, server: Endpoint, scenario: str, message: bytes = ME
     conn = socket.socket(family, socket.SOCK_STREAM)
     conn.settimeout(timeout)
     try:
-        try:
-            conn.connect((server.ip, server.port))
-        except ConnectionRefusedError:
-            report.outcome = "refused"
-            report.detail = f"{server} refused the connection (RST answered the SYN)"
+        if not _connect_and_send(conn, report, message,
+                                 refused=f"{server} refused the connection (RST answered the SYN)",
+                                 silent=f"no answer from {server} within {timeout:g} s"):
             return report
-        except socket.timeout:
-            report.outcome = "timeout"
-            report.detail = f"no answer from {server} within {timeout:g} s"
-            return report
-        except OSError as error:
-            report.outcome = "failed"
-            report.detail = f"cannot connect to {server}: {error.strerror or error}"
-            return report
-        report.client = _endpoint(conn.getsockname())
-        conn.sendall(message)
-        report.sent = message
         if scenario == "half-close":
             conn.shutdown(socket.SHUT_WR)
             report.received = _read_to_eof(conn)
@@ -274,23 +287,10 @@ def run_target(family: int, target: Endpoint, message: bytes = MESSAGE + b"\n", 
     conn = socket.socket(family, socket.SOCK_STREAM)
     conn.settimeout(timeout)
     try:
-        try:
-            conn.connect((target.ip, target.port))
-        except ConnectionRefusedError:
-            report.outcome = "refused"
-            report.detail = f"{target} refused the connection: nothing listens on port {target.port}"
+        refused = f"{target} refused the connection: nothing listens on port {target.port}"
+        silent = f"no answer from {target} within {timeout:g} s (filtered, or the host is down)"
+        if not _connect_and_send(conn, report, message, refused, silent):
             return report
-        except socket.timeout:
-            report.outcome = "timeout"
-            report.detail = f"no answer from {target} within {timeout:g} s (filtered, or the host is down)"
-            return report
-        except OSError as error:
-            report.outcome = "failed"
-            report.detail = f"cannot connect to {target}: {error.strerror or error}"
-            return report
-        report.client = _endpoint(conn.getsockname())
-        conn.sendall(message)
-        report.sent = message
         try:
             report.received = conn.recv(MAX_READ)
         except socket.timeout:
