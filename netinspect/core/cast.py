@@ -16,6 +16,8 @@ import ipaddress
 from collections import Counter
 from typing import Iterable, NamedTuple
 
+from netinspect.core.special_ranges import ASSIGNED_MULTICAST_SCOPES_V6
+
 UNICAST = "unicast"
 BROADCAST = "broadcast"
 MULTICAST = "multicast"
@@ -62,16 +64,6 @@ _IPV6_GROUPS = {
     "ff05::1:3": "DHCPv6 servers (site)",
     "ff02::c": "SSDP (UPnP)",
     "ff05::c": "SSDP (UPnP, site)",
-}
-
-_IPV6_SCOPES = {
-    0x1: "interface-local",
-    0x2: "link-local",
-    0x3: "realm-local",
-    0x4: "admin-local",
-    0x5: "site-local",
-    0x8: "organization-local",
-    0xE: "global",
 }
 
 _SOLICITED_NODE = ipaddress.IPv6Network("ff02::1:ff00:0/104")
@@ -165,7 +157,7 @@ def l3_cast(dst_ip: str, subnet: str | None = None) -> Cast:
         return Cast(3, UNICAST, text, why="one destination host")
     if addr.is_multicast:
         scope_nibble = addr.packed[1] & 0x0F
-        scope = _IPV6_SCOPES.get(scope_nibble, f"scope {scope_nibble:x}")
+        scope = ASSIGNED_MULTICAST_SCOPES_V6.get(scope_nibble, f"scope {scope_nibble:x}")
         group = _IPV6_GROUPS.get(text)
         if group is None and addr in _SOLICITED_NODE:
             low = addr.packed

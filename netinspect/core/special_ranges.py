@@ -138,7 +138,7 @@ UNASSIGNED_V6 = SpecialRange(6, 0, 0, "ietf-reserved", "IETF reserved (not yet a
                              "RFC 4291")
 
 # IPv6 multicast scope: the fourth hex digit of ff0X:: (RFC 4291 section 2.7, RFC 7346).
-MULTICAST_SCOPES_V6 = {
+ASSIGNED_MULTICAST_SCOPES_V6 = {
     0x1: "interface-local",
     0x2: "link-local",
     0x3: "realm-local",
@@ -146,9 +146,8 @@ MULTICAST_SCOPES_V6 = {
     0x5: "site-local",
     0x8: "organization-local",
     0xE: "global",
-    0x0: "reserved",
-    0xF: "reserved",
 }
+MULTICAST_SCOPES_V6 = {**ASSIGNED_MULTICAST_SCOPES_V6, 0x0: "reserved", 0xF: "reserved"}
 
 
 def _build() -> tuple[SpecialRange, ...]:
