@@ -1,6 +1,8 @@
-"""Live capture of one TCP port on one interface, filtered in the kernel.
+"""Live capture of one TCP or UDP port on one interface, filtered in the kernel.
 
     with LiveCapture("lo", 41873) as cap:      # returns once the capture is ready
+                                               # (protocol="udp": the UDP port, plus the
+                                               # ICMP errors quoting it)
         ...run the traffic...
     frames = cap.frames()                      # Frame records, the same as a file gives
     cap.path_description                       # how it captured, for `-v`
@@ -121,13 +123,14 @@ class CaptureStats:
 
 @dataclass
 class LiveCapture:
-    """Capture TCP `port` on `iface`; see the module docstring."""
+    """Capture TCP (or, with protocol="udp", UDP) `port` on `iface`; see the module docstring."""
 
     iface: str
     port: int
     compiler: str | None = None         # "netinspect" or "libpcap"; None reads COMPILER_ENV
     rcvbuf: int = RCVBUF_BYTES
     environ: dict | None = None
+    protocol: str = "tcp"               # "udp" also keeps ICMP/ICMPv6 errors quoting the port
 
     linktype: int = field(default=0, init=False)
     program: list = field(default_factory=list, init=False)
@@ -153,6 +156,8 @@ class LiveCapture:
         if chosen == "libpcap" and self._no_libpcap:
             raise BadInput(f"{COMPILER_ENV}=libpcap contradicts {NO_LIBPCAP_ENV}=1; accepted: one or the other")
         self.compiler = chosen
+        if self.protocol not in ("tcp", "udp"):
+            raise BadInput(f"capture protocol {self.protocol!r} is not supported; accepted: tcp, udp")
 
     # -- life cycle ---------------------------------------------------------------
     def __enter__(self) -> "LiveCapture":
@@ -191,7 +196,8 @@ class LiveCapture:
             if self.compiler == "libpcap":
                 program = _libpcap_program(self.expression, self.iface)
             else:
-                program = bpf.compile_tcp_port(self.port, link)
+                program = (bpf.compile_tcp_port(self.port, link) if self.protocol == "tcp"
+                           else bpf.compile_udp_port(self.port, link, icmp_errors=True))
             if self.is_loopback:
                 program = bpf.drop_outgoing_prefix(program)
             self.program = program
@@ -307,7 +313,16 @@ class LiveCapture:
 
     @property
     def expression(self) -> str:
+        if self.protocol == "udp":
+            return bpf.udp_expression(self.port, icmp_errors=True)
         return f"tcp port {self.port}"
+
+    @property
+    def short_expression(self) -> str:
+        """The filter in words, for one-line headers (`expression` is libpcap's full text)."""
+        if self.protocol == "udp":
+            return f"udp port {self.port} + ICMP errors quoting it"
+        return self.expression
 
     @property
     def packet_count(self) -> int:

@@ -79,13 +79,12 @@ def run(args, env) -> int:
         from netinspect.adapters.session_client import resolve
         from netinspect.cli.session_trace import SessionTrace, capture_interface
 
-        if protocol != "tcp":
-            raise BadInput("--trace draws TCP handshakes and teardowns; UDP has neither (accepted: connect tcp --trace)")
         SessionTrace.check_privilege()
-        family, sockaddr = resolve(host, port, socket.SOCK_STREAM)
+        kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        family, sockaddr = resolve(host, port, kind)
         trace = SessionTrace(env, args, port, capture_interface(sockaddr[0], family),
-                             title=f"Trace of connect tcp to {_where(sockaddr)}")
-        trace.start()  # confirmed ready before the SYN
+                             title=f"Trace of connect {protocol} to {_where(sockaddr)}", protocol=protocol)
+        trace.start()  # confirmed ready before the SYN (TCP) or the first datagram (UDP)
 
     json_mode = args.json
     replies: list[dict] = []
@@ -137,6 +136,11 @@ def run(args, env) -> int:
     except KeyboardInterrupt:
         interrupted = True
         client._close()
+    except BaseException:
+        if trace is not None:
+            # A datagram to a closed UDP port fails here (ICMP port unreachable): show its ladder too.
+            trace.finish(False, only_endpoint=client.local[:2])
+        raise
     stats = client.stats
     traced = None
     if trace is not None and json_mode:

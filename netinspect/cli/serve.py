@@ -107,17 +107,21 @@ def run(args, env) -> int:
     protocol, port, caps, duration = validate(args)
     if args.trace:
         from netinspect.cli.session_trace import SessionTrace
-        from netinspect.core.errors import BadInput
 
-        if protocol != "tcp":
-            raise BadInput("--trace draws TCP handshakes and teardowns; UDP has neither (accepted: serve tcp --trace)")
         SessionTrace.check_privilege()
     verbose = args.verbose
     json_mode = args.json
     events: list[dict] = []
     events_dropped = [0]
+    # serve udp --trace: the socket is bound (so the port is known) before the capture can
+    # start; hold the "serving ... on" line until the capture is ready, so no client learns
+    # the port from it before its datagrams can be captured.
+    held: list | None = [] if args.trace and protocol == "udp" else None
 
     def show(event) -> None:
+        if held is not None:
+            held.append(event)
+            return
         if json_mode:
             if not event.detail or verbose:
                 if len(events) < MAX_JSON_EVENTS:
@@ -151,7 +155,21 @@ def run(args, env) -> int:
                                        f"{socket_loop.peer_text(address)}")
             trace.start()  # bound but not yet listening: no SYN can be answered before the capture is ready
 
-        server.open(before_listen=start_trace)
+        if protocol == "tcp":
+            server.open(before_listen=start_trace)
+        else:
+            address = server.open()
+            try:
+                trace = SessionTrace(env, args, address[1], capture_interface(address[0], 0),
+                                     title=f"Trace of the UDP datagrams to serve {args.mode} on "
+                                           f"{socket_loop.peer_text(address)}", protocol="udp")
+                trace.start()
+            except BaseException:
+                server.close()
+                raise
+            waiting, held = held, None
+            for event in waiting:
+                show(event)
     else:
         server.open()
     if not is_loopback_text(args.bind):

@@ -125,8 +125,13 @@ def summary_lines(conn: Connection, names=None) -> list[tuple[str, str]]:
 
 
 def render_summary(conn: Connection, names=None, width: int = 88) -> str:
+    return render_lines(summary_lines(conn, names), width)
+
+
+def render_lines(lines, width: int = 88) -> str:
+    """(heading, sentence) pairs laid out with each sentence wrapped under its heading."""
     out = []
-    for heading, sentence in summary_lines(conn, names):
+    for heading, sentence in lines:
         wrapped = textwrap.wrap(sentence, width=width - 11) or [""]
         out.append(f"{heading:<10} {wrapped[0]}")
         out.extend(" " * 11 + line for line in wrapped[1:])
