@@ -1,28 +1,17 @@
 """Services database and TCP checks: getent services is the oracle; sockets are real."""
 
 import socket
-import subprocess
 
 import pytest
 
 from netinspect.adapters import services
-from tests.conftest import need_tool
-
-
-def _getent_services(key):
-    need_tool("getent")
-    result = subprocess.run(["getent", "services", key], capture_output=True, text=True, timeout=20)
-    if result.returncode != 0:
-        return None
-    name, port_proto = result.stdout.split()[:2]
-    port, proto = port_proto.split("/")
-    return name, int(port), proto
+from tests.lab.getent_services import getent_services
 
 
 @pytest.mark.parametrize("name, proto", [("ssh", "tcp"), ("domain", "udp"), ("domain", "tcp"), ("mysql", "tcp"),
                                          ("http", "tcp"), ("ntp", "udp")])
 def test_port_of_matches_getent(name, proto):
-    oracle = _getent_services(f"{name}/{proto}")
+    oracle = getent_services(f"{name}/{proto}")
     if oracle is None:
         pytest.skip(f"{name}/{proto} is not in this machine's services database")
     assert services.port_of(name, proto) == oracle[1]
@@ -30,9 +19,9 @@ def test_port_of_matches_getent(name, proto):
 
 
 def test_unknown_service_and_port():
-    assert _getent_services("ni-nosuchservice/tcp") is None
+    assert getent_services("ni-nosuchservice/tcp") is None
     assert services.port_of("ni-nosuchservice", "tcp") is None
-    assert services.service_of(65531, "udp") == (_getent_services("65531/udp") or (None,))[0]
+    assert services.service_of(65531, "udp") == (getent_services("65531/udp") or (None,))[0]
 
 
 def test_tcp_check_open_and_closed_on_loopback():

@@ -3,23 +3,13 @@ checks against a namespace with a listener, a closed port and an iptables DROP r
 
 import json
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
 
 from tests.conftest import need_tool
-
-
-def _getent(key):
-    need_tool("getent")
-    result = subprocess.run(["getent", "services", key], capture_output=True, text=True, timeout=20)
-    if result.returncode != 0:
-        return None
-    name, port_proto = result.stdout.split()[:2]
-    port, proto = port_proto.split("/")
-    return name, int(port), proto
+from tests.lab.getent_services import getent_services
 
 
 def _rows(result):
@@ -28,7 +18,7 @@ def _rows(result):
 
 
 def test_mysql_is_3306_tcp(cli):
-    oracle = _getent("mysql/tcp")
+    oracle = getent_services("mysql/tcp")
     if oracle is None:
         pytest.skip("mysql is not in this machine's services database")
     assert oracle[1] == 3306
@@ -39,15 +29,15 @@ def test_mysql_is_3306_tcp(cli):
 
 def test_53_is_domain_on_tcp_and_udp(cli):
     for proto in ("tcp", "udp"):
-        if _getent(f"53/{proto}") is None:
+        if getent_services(f"53/{proto}") is None:
             pytest.skip(f"53/{proto} is not in this machine's services database")
     rows = _rows(cli("port", "53", "--json"))
-    assert rows == [(53, "tcp", _getent("53/tcp")[0], "well-known"), (53, "udp", _getent("53/udp")[0], "well-known")]
+    assert rows == [(53, "tcp", getent_services("53/tcp")[0], "well-known"), (53, "udp", getent_services("53/udp")[0], "well-known")]
 
 
 @pytest.mark.parametrize("key", ["ssh", "domain", "http", "https", "ntp", "smtp", "imaps"])
 def test_service_names_agree_with_getent(cli, key):
-    expected = sorted(filter(None, (_getent(f"{key}/{p}") for p in ("tcp", "udp"))), key=lambda t: t[2])
+    expected = sorted(filter(None, (getent_services(f"{key}/{p}") for p in ("tcp", "udp"))), key=lambda t: t[2])
     if not expected:
         pytest.skip(f"{key} is not in this machine's services database")
     rows = _rows(cli("port", key, "--json"))
@@ -63,12 +53,12 @@ def test_numbers_with_protocol_and_range_class(cli):
     assert classes[(49152, "udp")] == classes[(65535, "tcp")] == "dynamic"
     assert (65535, "udp") not in classes
     for port, proto, name, _cls in rows:
-        oracle = _getent(f"{port}/{proto}")
+        oracle = getent_services(f"{port}/{proto}")
         assert name == (oracle[0] if oracle else None)
 
 
 def test_alias_shows_canonical_name(cli):
-    oracle = _getent("www/tcp")
+    oracle = getent_services("www/tcp")
     if oracle is None:
         pytest.skip("www is not an alias in this machine's services database")
     assert _rows(cli("port", "www/tcp", "--json")) == [(oracle[1], "tcp", oracle[0], "well-known")]
