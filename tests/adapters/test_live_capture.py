@@ -19,6 +19,7 @@ from netinspect.adapters.live_capture import LiveCapture, analyse_frames, libpca
 from netinspect.core import bpf
 from netinspect.wire.decode import decode_frame
 from tests.conftest import need_root, need_tool
+from tests.lab.no_libpcap import BLOCK_LIBPCAP
 
 pytestmark = pytest.mark.lab
 
@@ -174,17 +175,8 @@ def test_libpcap_compiled_filter_path():
     assert tracker.connections()[0].retransmissions == 0
 
 
-NO_LIBPCAP_PROGRAM = r"""
-import ctypes, ctypes.util, socket, sys
-# A machine without libpcap: the library cannot be found or loaded.
-_find = ctypes.util.find_library
-ctypes.util.find_library = lambda name: None if "pcap" in name else _find(name)
-_cdll = ctypes.CDLL.__init__
-def refuse(self, name, *a, **k):
-    if name and "pcap" in str(name):
-        raise OSError(f"{name}: cannot open shared object file")
-    return _cdll(self, name, *a, **k)
-ctypes.CDLL.__init__ = refuse
+NO_LIBPCAP_PROGRAM = BLOCK_LIBPCAP + r"""
+import socket
 from netinspect.adapters import scapy_io
 scapy = scapy_io.load()
 try:

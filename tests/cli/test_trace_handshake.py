@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli.trace_oracle import ACK, FIN, RST, SYN, flags_text, teardown_kind, tshark_rows
 from tests.conftest import need_root, need_tool
+from tests.lab.no_libpcap import BLOCK_LIBPCAP
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,16 +259,7 @@ def test_filter_compiled_by_libpcap_when_asked(cli, tmp_path):
     assert not any(r.retransmission for r in rows)
 
 
-BLOCK_LIBPCAP = r"""
-import ctypes, ctypes.util, sys
-_find = ctypes.util.find_library
-ctypes.util.find_library = lambda name: None if "pcap" in name else _find(name)
-_init = ctypes.CDLL.__init__
-def refuse(self, name, *a, **k):
-    if name and "pcap" in str(name):
-        raise OSError(f"{name}: cannot open shared object file")
-    return _init(self, name, *a, **k)
-ctypes.CDLL.__init__ = refuse
+BLOCK_LIBPCAP_AND_RUN = BLOCK_LIBPCAP + r"""
 from netinspect.cli.main import raw_main
 status = raw_main(sys.argv[1:])
 sys.stdout.flush()
@@ -280,7 +272,7 @@ sys.exit(status)
 def test_works_on_a_machine_without_libpcap(tmp_path):
     need_root()
     path = tmp_path / "nolibpcap.pcap"
-    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP, "trace-handshake", "-v", "--write", str(path)],
+    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP_AND_RUN, "trace-handshake", "-v", "--write", str(path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", NETINSPECT_NO_LIBPCAP="1"))
     assert done.returncode == 0, done.stderr
@@ -290,7 +282,7 @@ def test_works_on_a_machine_without_libpcap(tmp_path):
     kind, closer = teardown_kind(rows)
     assert closer == "client" and kind in ("three-segment", "four-way")
     # ...and asking for libpcap there is refused in one line.
-    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP, "trace-handshake"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-c", BLOCK_LIBPCAP_AND_RUN, "trace-handshake"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), NETINSPECT_NO_LIBPCAP="1",
                                    NETINSPECT_FILTER_COMPILER="libpcap"))
