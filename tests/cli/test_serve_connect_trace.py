@@ -101,10 +101,3 @@ def test_serve_trace_shows_every_client(tmp_path):
     assert sorted(c["orig_bytes"] for c in connections) == [4, 4]
     packets, streams = tshark_streams(tmp_path / doc["trace"]["saved"])
     assert streams == {"0", "1"} and packets == doc["trace"]["saved_packets"]
-
-
-def test_trace_on_udp_is_bad_input(cli):
-    result = cli("serve", "udp", "--trace")
-    assert result.status == 2 and "UDP" in result.err
-    result = cli("connect", "udp", "127.0.0.1:9", "--trace")
-    assert result.status == 2 and "UDP" in result.err
