@@ -43,7 +43,8 @@ def render_datagram_ladder(exchange, *, verbose: bool = False, color: bool = Fal
     left_title = f"{names[0]} {exchange.orig}"
     right_title = f"{names[1]} {exchange.resp}"
     dash, right_head, left_head = ("-", ">", "<") if ascii_only else ("─", "▶", "◀")
-    body_w = max([len(_body(r)) for r in exchange.rows] + [8])
+    # wide enough that the right endpoint's title starts past the arrow heads, as in the TCP ladder
+    body_w = max([len(_body(r)) for r in exchange.rows] + [8, len(left_title) - 11])
     arrow_w = 3 + body_w + 2 + 6
     lines = []
     header = f"{'time ms':>10}  {left_title}"
