@@ -335,6 +335,10 @@ FAST_LAYOUTS = {
 }
 
 
+# Key length -> (address length, source port offset, destination port offset, address text).
+_KEY_FIELDS = {12: (4, 8, 10, ipv4_text), 36: (16, 32, 34, ipv6_text)}
+
+
 class RecordDecoder:
     """Turns frames in a reader's buffer into Segment/Datagram/IcmpMessage/ArpPacket records.
 
@@ -430,24 +434,16 @@ class RecordDecoder:
             pairs.clear()
         if len(singles) >= ENDPOINT_CACHE:
             singles.clear()
-        if len(key) == 12:
-            src_key = key[0:4] + key[8:10]
-            dst_key = key[4:8] + key[10:12]
-            src = singles.get(src_key)
-            if src is None:
-                src = singles[src_key] = _new_endpoint(Endpoint, (ipv4_text(key[0:4]), (key[8] << 8) | key[9]))
-            dst = singles.get(dst_key)
-            if dst is None:
-                dst = singles[dst_key] = _new_endpoint(Endpoint, (ipv4_text(key[4:8]), (key[10] << 8) | key[11]))
-        else:
-            src_key = key[0:16] + key[32:34]
-            dst_key = key[16:32] + key[34:36]
-            src = singles.get(src_key)
-            if src is None:
-                src = singles[src_key] = _new_endpoint(Endpoint, (ipv6_text(key[0:16]), (key[32] << 8) | key[33]))
-            dst = singles.get(dst_key)
-            if dst is None:
-                dst = singles[dst_key] = _new_endpoint(Endpoint, (ipv6_text(key[16:32]), (key[34] << 8) | key[35]))
+        # source address, destination address (a bytes each), source port, destination port
+        a, sp, dp, text = _KEY_FIELDS[len(key)]
+        src_key = key[0:a] + key[sp:dp]
+        dst_key = key[a:sp] + key[dp:]
+        src = singles.get(src_key)
+        if src is None:
+            src = singles[src_key] = _new_endpoint(Endpoint, (text(key[0:a]), (key[sp] << 8) | key[sp + 1]))
+        dst = singles.get(dst_key)
+        if dst is None:
+            dst = singles[dst_key] = _new_endpoint(Endpoint, (text(key[a:sp]), (key[dp] << 8) | key[dp + 1]))
         pair = pairs[key] = (src, dst)
         return pair
 
