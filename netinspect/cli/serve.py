@@ -158,15 +158,28 @@ def run(args, env) -> int:
         if protocol == "tcp":
             server.open(before_listen=start_trace)
         else:
-            address = server.open()
-            try:
+            def start_udp_trace(address) -> None:
+                nonlocal trace
                 trace = SessionTrace(env, args, address[1], capture_interface(address[0], 0),
                                      title=f"Trace of the UDP datagrams to serve {args.mode} on "
                                            f"{socket_loop.peer_text(address)}", protocol="udp")
                 trace.start()
-            except BaseException:
-                server.close()
-                raise
+
+            if port and args.bind != "localhost":
+                # A known port: capture first, so a client already sending is seen from its first datagram.
+                start_udp_trace((args.bind, port))
+                try:
+                    server.open()
+                except BaseException:
+                    trace.abandon()
+                    raise
+            else:
+                address = server.open()
+                try:
+                    start_udp_trace(address)
+                except BaseException:
+                    server.close()
+                    raise
             waiting, held = held, None
             for event in waiting:
                 show(event)

@@ -229,3 +229,47 @@ def test_bad_input_with_trace_is_one_line_and_exit_2(cli, tmp_path, monkeypatch,
     assert result.status == 2, (result.out, result.err)
     assert word in result.err and "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
     assert not (tmp_path / "captures").exists()   # nothing was captured or saved
+
+
+def test_serve_udp_trace_on_a_fixed_port_and_on_a_port_in_use(cli, tmp_path, monkeypatch):
+    need_root()
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        busy = cli("serve", "udp", "--port", str(port), "--trace", "--duration", "1")
+    assert busy.status == 1 and "in use" in busy.err and "Traceback" not in busy.err
+    assert not (tmp_path / "captures").exists()       # the capture started first, then was abandoned
+    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "netinspect", "serve", "udp", "--port", str(port), "--trace",
+                             "--duration", "3", "--json"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(0.2)
+            answers = 0
+            # Keep sending until the server answers: whatever reaches the port once the capture
+            # runs (answered, or refused by ICMP before the bind) must be in the ladder as in tshark.
+            for _ in range(40):
+                try:
+                    client.sendto(b"early\n", ("127.0.0.1", port))
+                    client.recvfrom(100)
+                    answers += 1
+                    break
+                except (ConnectionRefusedError, socket.timeout):
+                    time.sleep(0.05)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert answers == 1
+    doc = json.loads(out)
+    theirs = tshark_udp(tmp_path / doc["trace"]["saved"])
+    (exchange,) = doc["trace"]["exchanges"]
+    assert rows_of(exchange) == [("orig" if src != port else "resp", length) for src, _, length in theirs]
+    assert rows_of(exchange)[-1] == ("resp", 14)       # the echo of "early\n"
+    unreachable = tshark_unreachable(tmp_path / doc["trace"]["saved"])
+    assert len([d for d in exchange["datagrams"] if d["kind"] == "icmp"]) == len(unreachable)
+    assert exchange["port_closed"] == bool(unreachable)
