@@ -92,6 +92,7 @@ class Decoded:
     arp: arp.ArpPacket | None = None
     src_port: int = -1
     dst_port: int = -1
+    transport_offset: int = -1  # where the TCP/UDP/ICMP header starts in the decoded buffer
     malformed: str = ""
 
     @property
@@ -264,6 +265,7 @@ def _ipv6(d: Decoded, buf, off: int, end: int, snapped: bool, payload_prefix: in
 
 def _transport(d: Decoded, buf, off: int, end: int, ip_payload: int, snapped: bool, payload_prefix: int) -> None:
     proto = d.protocol
+    d.transport_offset = off
     if proto == PROTO_TCP:
         h = tcp.decode(buf, off, end)
         if isinstance(h, str):

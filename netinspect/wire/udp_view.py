@@ -3,8 +3,8 @@
 `decode_frame` gives a `Datagram` (endpoints, payload length) and an `IcmpMessage` (type,
 code) but neither the datagram's bytes nor the datagram an ICMP error quotes. The ladder
 shows a payload preview, and an ICMP "port unreachable" matters only when it says which
-datagram it answers, so this module reads both from the frame, at offsets the decoder
-already found (link header length, IP header length). Pure: bytes in, records out.
+datagram it answers, so this module reads both from the frame, at the transport offset the
+decoder found. Pure: bytes in, records out.
 
     udp_frames(frames) -> (list[UdpPacket], list[IcmpError])
 """
@@ -18,10 +18,6 @@ from dataclasses import dataclass
 from netinspect.core.records import Datagram, Endpoint
 
 PREVIEW_BYTES = 64          # payload bytes kept per datagram (the ladder shows fewer)
-
-# Link header length by LINKTYPE (Ethernet adds 4 per VLAN tag).
-_LINK_LEN = {1: 14, 113: 16, 276: 20, 101: 0, 12: 0, 14: 0, 228: 0, 229: 0, 0: 4, 108: 4}
-
 
 @dataclass(slots=True)
 class UdpPacket:
@@ -51,18 +47,9 @@ class IcmpError:
         return (self.version, self.type, self.code) in ((4, 3, 3), (6, 1, 4))
 
 
-def _transport_offset(decoded) -> int:
-    link = _LINK_LEN.get(decoded.linktype)
-    if link is None or not decoded.ip_header_len:
-        return -1
-    if decoded.linktype == 1:
-        link += 4 * len(decoded.vlans)
-    return link + decoded.ip_header_len
-
-
 def udp_payload(data: bytes, decoded, limit: int = PREVIEW_BYTES) -> tuple[bytes, int]:
     """(first `limit` payload bytes, UDP length field) of a decoded UDP frame."""
-    start = _transport_offset(decoded)
+    start = decoded.transport_offset
     if start < 0 or len(data) < start + 8:
         return b"", 0
     length = struct.unpack_from("!H", data, start + 4)[0]
@@ -78,7 +65,7 @@ def quoted_udp(data: bytes, decoded) -> tuple[Endpoint, Endpoint] | None:
     error_types = (3, 4, 5, 11, 12) if icmp.version == 4 else (1, 2, 3, 4)
     if icmp.type not in error_types:
         return None
-    start = _transport_offset(decoded)
+    start = decoded.transport_offset
     if start < 0:
         return None
     inner = start + 8
