@@ -278,6 +278,10 @@ def _derivation_v6(s: Subnet, color: bool) -> list[str]:
     return out
 
 
+def _bits_word(n: int) -> str:
+    return "bit" if n == 1 else "bits"
+
+
 def _facts_v6(s: Subnet, row: SpecialRange) -> list[str]:
     hb = s.host_bits
     mask_text = format_address(6, s.netmask)
@@ -293,7 +297,8 @@ def _facts_v6(s: Subnet, row: SpecialRange) -> list[str]:
     pairs = [
         ("network", s.network_text),
         ("exploded", f"{format_ipv6_exploded(s.network)}/{s.prefixlen}"),
-        ("prefix", f"/{s.prefixlen}   mask {mask_text}   {s.prefixlen} network bits, {hb} host bits"),
+        ("prefix", f"/{s.prefixlen}   mask {mask_text}   {s.prefixlen} network {_bits_word(s.prefixlen)}, "
+                   f"{hb} host {_bits_word(hb)}"),
         ("addresses", f"{power_text(hb)} = {count_text(s.num_addresses)}"),
         ("range", f"{format_address(6, s.network)} {DASH} {format_address(6, s.last_address)}"),
         ("hosts", hosts),

@@ -91,6 +91,15 @@ def test_ipv6_screen(cli):
     assert doc(cli, "::1")["prefixlen"] == 128
 
 
+@pytest.mark.parametrize("cidr, words", [
+    ("2001:db8::/127", "127 network bits, 1 host bit"),
+    ("8000::/1", "1 network bit, 127 host bits"),
+    ("2001:db8::1/128", "128 network bits, 0 host bits"),
+])
+def test_ipv6_bit_counts_are_singular_for_one(cli, cidr, words):
+    assert words + "\n" in cli("subnet", cidr).out
+
+
 def test_split_lists_every_child_and_marks_the_address(cli):
     result = cli("subnet", "192.168.12.84/24", "--split", "26")
     assert result.status == 0
