@@ -24,7 +24,8 @@ PORT_MAX = 65535
 RANGES = (
     (0, 1023, "well-known", "system ports, assigned by IANA; binding one needs root on Linux"),
     (1024, 49151, "registered", "user ports, registered with IANA for services"),
-    (49152, 65535, "dynamic", "private ports, never assigned; clients get ephemeral ports from here"),
+    (49152, 65535, "dynamic", "private ports, never assigned; IANA's range for ephemeral client ports "
+     "(Linux picks them from net.ipv4.ip_local_port_range, 32768-60999 by default)"),
 )
 
 _DIGITS = re.compile(r"[0-9]+\Z", re.ASCII)

@@ -57,6 +57,22 @@ def test_numbers_with_protocol_and_range_class(cli):
         assert name == (oracle[0] if oracle else None)
 
 
+def test_dynamic_note_names_the_range_linux_really_uses(cli):
+    # A learner's client ports (seen in every ladder) usually lie below 49152 on Linux:
+    # the note must not say clients get their ports from IANA's dynamic range.
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        with socket.create_connection(server.getsockname()) as client:
+            ephemeral = client.getsockname()[1]
+    finally:
+        server.close()
+    assert low <= ephemeral <= high
+    note = cli("port", "55000/tcp").out.splitlines()[-1]
+    assert note.startswith("dynamic: 49152-65535")
+    assert "ip_local_port_range" in note and "clients get ephemeral ports from here" not in note
+
+
 def test_alias_shows_canonical_name(cli):
     oracle = getent_services("www/tcp")
     if oracle is None:
