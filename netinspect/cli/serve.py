@@ -222,12 +222,17 @@ def run(args, env) -> int:
         closed = (f"closed {open_clients} open client{'s' if open_clients != 1 else ''}" if protocol == "tcp"
                   else f"forgot {open_clients} active peer{'s' if open_clients != 1 else ''}")
         env.out(f"{why}: {closed}; "
-                f"served {stats.accepted}, refused {stats.refused_full} (full), {stats.reads} reads, "
-                f"{stats.messages_in} messages in, {stats.bytes_in} bytes in, {stats.bytes_out} bytes out; errors: {errors}"
+                f"served {stats.accepted}, refused {stats.refused_full} (full), {_plural(stats.reads, 'read')}, "
+                f"{_plural(stats.messages_in, 'message')} in, {_plural(stats.bytes_in, 'byte')} in, "
+                f"{_plural(stats.bytes_out, 'byte')} out; errors: {errors}"
                 + (f"; truncated datagrams {stats.truncated}" if stats.truncated else ""))
         if trace is not None:
             trace.finish(interrupted)
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _clock(ts: float) -> str:

@@ -163,6 +163,16 @@ def test_in_process_serve_json_and_length_framing(cli):
     assert served["kind"] == "serve" and served["stats"]["messages_in"] == 1
 
 
+def test_stop_line_counts_are_singular_for_one(cli):
+    port = free_port()
+    thread, box = _serve_in_thread("tcp", "--port", str(port), "--duration", "2")
+    _wait_listening(port)
+    assert cli("connect", "tcp", f"127.0.0.1:{port}", "--send", "x").status == 0
+    thread.join(15)
+    last = box["result"].out.splitlines()[-1]
+    assert ", 1 read, 1 message in, 2 bytes in, 2 bytes out;" in last, last
+
+
 def test_connect_reads_stdin_lines(cli):
     port = free_port()
     thread, _ = _serve_in_thread("tcp", "--port", str(port), "--mode", "upper", "--duration", "2")
