@@ -221,11 +221,17 @@ def test_dumpcap_two_interfaces_of_different_link_types(tmp_path):
     dumpcap = need_tool("dumpcap")
     path = tmp_path / "two.pcapng"
     port, serve = exchange(socket.AF_INET, "127.0.0.1")
-    argv = [dumpcap, "-q", "-i", "lo", "-i", "any", "-f", f"tcp port {port}", "-w", str(path)]
+    # A -f after the -i options would filter only the last one ("any") and leave lo unfiltered,
+    # so every other loopback packet of the machine would land in the file; before them it is
+    # the filter of both. -p keeps lo out of promiscuous mode, which other tests read.
+    argv = [dumpcap, "-q", "-p", "-f", f"tcp port {port}", "-i", "lo", "-i", "any", "-w", str(path)]
     with Capture(argv, path, "Capturing on", settle=2.0):
         run_exchange(port, serve, socket.AF_INET, "127.0.0.1")
     frames = list(iter_frames(path))
     assert {(f.interface, f.linktype) for f in frames} == {(0, 1), (1, 113)}
+    # Only our exchange, on both interfaces: the filter applied to each of them.
+    assert {(r["frame.interface_id"], str(port) in (r["tcp.srcport"], r["tcp.dstport"]))
+            for r in tshark_rows(path)} == {("0", True), ("1", True)}
     encaps = [r["frame.encap_type"] for r in tshark_rows(path)]
     assert [f.linktype for f in frames] == [{"1": 1, "25": 113}[e] for e in encaps]
     assert_same_as_tshark(path)
