@@ -18,9 +18,27 @@ def _addr_key(entry):
     return (entry["family"], entry["local"], entry["prefixlen"], entry.get("broadcast"), entry["scope"])
 
 
+def _link_facts(entries):
+    """What the comparison looks at (address lifetimes tick, so they are left out)."""
+    return {i["ifname"]: (i["ifindex"], i["mtu"], i["operstate"], i.get("address"), sorted(i["flags"]),
+                          sorted(map(_addr_key, i["addr_info"]))) for i in entries}
+
+
+def _stable_snapshot(attempts=5):
+    """Our reading between two equal readings of `ip addr`: the machine is shared, and an
+    interface coming or going, or a capture switching lo to promiscuous, between the two
+    reads would otherwise look like a disagreement. Bounded; fails if it never settles."""
+    for _ in range(attempts):
+        before = _ip("addr", "show")
+        ours = {i.ifname: i.as_json() for i in interfaces.list_interfaces()}
+        after = _ip("addr", "show")
+        if _link_facts(before) == _link_facts(after):
+            return ours, {i["ifname"]: i for i in after}
+    raise AssertionError(f"interfaces kept changing during {attempts} readings of ip addr")
+
+
 def test_every_interface_matches_ip_addr():
-    ours = {i.ifname: i.as_json() for i in interfaces.list_interfaces()}
-    theirs = {i["ifname"]: i for i in _ip("addr", "show")}
+    ours, theirs = _stable_snapshot()
     assert sorted(ours) == sorted(theirs)
     for name, reference in theirs.items():
         mine = ours[name]
