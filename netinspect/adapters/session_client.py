@@ -120,7 +120,9 @@ class SessionClient:
     def _send_all(self, data: bytes, deadline: float) -> None:
         """Send every byte (non-blocking socket), reading replies meanwhile so neither side stalls."""
         view = memoryview(data)
-        while view:
+        first = True  # an empty UDP datagram is still a datagram: send it once
+        while view or first:
+            first = False
             try:
                 sent = self.sock.send(view)
             except BlockingIOError:

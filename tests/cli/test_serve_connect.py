@@ -173,6 +173,18 @@ def test_stop_line_counts_are_singular_for_one(cli):
     assert ", 1 read, 1 message in, 2 bytes in, 2 bytes out;" in last, last
 
 
+def test_connect_udp_sends_an_empty_datagram(cli):
+    # The lessons' time client may send an empty format; the time server answers it.
+    port = free_port()
+    thread, box = _serve_in_thread("udp", "--port", str(port), "--mode", "time", "--duration", "2")
+    time.sleep(0.5)
+    result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "", "--wait", "1")
+    assert result.status == 0, result.err
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\n", result.out), result.out
+    thread.join(15)
+    assert "1 message in, 0 bytes in" in box["result"].out.splitlines()[-1]
+
+
 def test_connect_reads_stdin_lines(cli):
     port = free_port()
     thread, _ = _serve_in_thread("tcp", "--port", str(port), "--mode", "upper", "--duration", "2")
