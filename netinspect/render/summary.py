@@ -44,7 +44,7 @@ def handshake_sentence(conn: Connection, names=None) -> str:
     if kind == THREE_WAY:
         rtt = conn.syn_synack_ns
         return (f"complete: SYN, SYN+ACK, ACK in {ms(conn.handshake_ns)}"
-                + (f" (round trip {ms(rtt)})" if rtt is not None else "") + ".")
+                + (f" (SYN to SYN+ACK {ms(rtt)})" if rtt is not None else "") + ".")
     if kind == SIMULTANEOUS_OPEN:
         return (f"simultaneous open: both sides sent a SYN before receiving the other's; "
                 f"established after {ms(conn.handshake_ns)}.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -156,6 +157,26 @@ def test_text_output_ladder_and_summary(cli, tmp_path):
                  "compiled by netinspect (libpcap not used)", "outgoing loopback copies dropped"):
         assert text in out, text
     assert path.exists()
+
+
+def test_handshake_line_names_its_times_as_tshark_and_review_do(cli, tmp_path):
+    # review calls tshark's tcp.analysis.initial_rtt (SYN to the first ACK) the "initial
+    # round trip"; the trace summary must not give that name to the SYN to SYN+ACK time.
+    need_root()
+    tshark = need_tool("tshark")
+    path = tmp_path / "t.pcap"
+    result = cli("trace-handshake", "--write", str(path))
+    assert result.status == 0, result.err
+    line = next(l for l in result.out.splitlines() if l.startswith("Handshake"))
+    assert "round trip" not in line, line
+    match = re.search(r"ACK in (\d+\.\d+) ms \(SYN to SYN\+ACK (\d+\.\d+) ms\)", line)
+    assert match, line
+    irtt = subprocess.run([tshark, "-n", "-r", str(path), "-Y", "tcp.analysis.initial_rtt", "-T", "fields",
+                           "-e", "tcp.analysis.initial_rtt"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout.split()[0]
+    assert abs(float(match.group(1)) - float(irtt) * 1000) < 0.0015
+    review = cli("review", str(path), "--conn", "0").out
+    assert f"initial round trip {match.group(1)} ms" in review
 
 
 def test_target_an_existing_server(cli, tmp_path):

@@ -119,7 +119,7 @@ def test_ladder_needs_rows():
 def test_summary_sentences():
     (conn,) = tracked(echo_session())
     heads = dict(summary_lines(conn))
-    assert heads["Handshake"].startswith("complete: SYN, SYN+ACK, ACK in 0.042 ms (round trip 0.021 ms)")
+    assert heads["Handshake"].startswith("complete: SYN, SYN+ACK, ACK in 0.042 ms (SYN to SYN+ACK 0.021 ms)")
     assert heads["Data"] == "5 bytes each way."
     assert "three-segment close" in heads["Teardown"] and "the client holds TIME_WAIT" in heads["Teardown"]
     assert heads["Zeek"].startswith("conn_state SF, history ShADdFf")
