@@ -269,5 +269,9 @@ def record_csv(record: ConnRecord, file: str) -> list:
 
 
 def summary_line(path: str, packets: int, duration_ns: int, tcp: int, udp: int, icmp: int) -> str:
-    return (f"{path}: {packets:,} packets in {duration_ns / 1e9:.2f} s, {tcp:,} TCP connections, "
-            f"{udp:,} UDP flows, {icmp:,} ICMP messages")
+    return (f"{path}: {_count(packets, 'packet')} in {duration_ns / 1e9:.2f} s, {_count(tcp, 'TCP connection')}, "
+            f"{_count(udp, 'UDP flow')}, {_count(icmp, 'ICMP message')}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

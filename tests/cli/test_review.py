@@ -54,6 +54,14 @@ def test_text_table_counts_agree_with_tshark(cli):
         assert word in result.out
 
 
+def test_summary_line_counts_are_singular_for_one(cli):
+    first = cli("review", str(SCENARIOS)).out.splitlines()[0]
+    assert first.endswith(", 2 UDP flows, 1 ICMP message"), first
+    handshake = sorted(CAPTURES.glob("handshake-*.pcap"))[0]
+    first = cli("review", str(handshake)).out.splitlines()[0]
+    assert ", 1 TCP connection, 0 UDP flows, 0 ICMP messages" in first, first
+
+
 def test_jsonl_lines_load_and_match_the_json_document(cli):
     jsonl = cli("review", "--jsonl", str(SCENARIOS))
     assert jsonl.status == 0, jsonl.err
