@@ -60,7 +60,7 @@ def test_spoofed_answer_unanswered_and_gratuitous(lab_pair, tmp_path, cli):
     absent = f"10.77.{a.ip4.split('.')[2]}.99"
     pcap = tmp_path / "arp-lab.pcap"
     env = ("env", f"PYTHONPATH={ROOT}")
-    dump = a.popen("tcpdump", "-i", a.ifname, "-U", "-n", "-w", str(pcap), "arp")
+    dump = a.popen("tcpdump", "-i", a.ifname, "-U", "--immediate-mode", "-n", "-w", str(pcap), "arp")
     try:
         deadline = time.monotonic() + 10
         line = b""

@@ -37,7 +37,7 @@ def mixed_capture(lab_pair, tmp_path):
     need_tool("tcpdump")
     a, b = lab_pair
     pcap = tmp_path / "mixed.pcap"
-    dump = a.popen("tcpdump", "-i", a.ifname, "-U", "-n", "-w", str(pcap))
+    dump = a.popen("tcpdump", "-i", a.ifname, "-U", "--immediate-mode", "-n", "-w", str(pcap))
     try:
         line = b""
         deadline = time.monotonic() + 10
