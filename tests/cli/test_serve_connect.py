@@ -131,6 +131,19 @@ def _wait_listening(port, timeout=10):
     raise AssertionError("server did not listen")
 
 
+def _wait_udp_bound(port, timeout=10):
+    """Until a UDP socket is bound to 127.0.0.1:port (read from /proc, so no probe datagram
+    reaches the server and no probe socket competes for the port)."""
+    wanted = f"0100007F:{port:04X}"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open("/proc/net/udp") as table:
+            if any(line.split()[1] == wanted for line in table.readlines()[1:]):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no UDP socket bound to 127.0.0.1:{port}")
+
+
 def test_in_process_upper_serve_and_connect(cli):
     port = free_port()
     thread, box = _serve_in_thread("tcp", "--port", str(port), "--mode", "upper", "--duration", "3")
@@ -177,7 +190,7 @@ def test_connect_udp_sends_an_empty_datagram(cli):
     # The lessons' time client may send an empty format; the time server answers it.
     port = free_port()
     thread, box = _serve_in_thread("udp", "--port", str(port), "--mode", "time", "--duration", "2")
-    time.sleep(0.5)
+    _wait_udp_bound(port)
     result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "", "--wait", "1")
     assert result.status == 0, result.err
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\n", result.out), result.out
