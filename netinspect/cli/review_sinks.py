@@ -271,5 +271,5 @@ def _row_json(row, t0) -> dict:
     state = lambda s: None if s is None else getattr(s, "name", str(s))  # noqa: E731
     return {"ts": row.ts_ns / 1e9, "t": (row.ts_ns - t0) / 1e9, "from": "orig" if row.from_orig else "resp",
             "flags": row.flags, "seq": row.seq, "ack": row.ack, "rel_seq": row.rel_seq, "rel_ack": row.rel_ack,
-            "len": row.payload_len, "window": row.window, "frame": row.frame_index, "role": row.role,
+            "len": row.payload_len, "window": row.window, "frame": row.frame_index + 1, "role": row.role,
             "orig_state": state(row.orig_after), "resp_state": state(row.resp_after), "notes": list(row.notes)}

@@ -156,7 +156,7 @@ def exchange_json(exchange, names=("client", "server")) -> dict:
     rows = []
     for row in exchange.rows:
         item = {"t_ms": round((row.ts_ns - t0) / 1e6, 3), "from": "orig" if row.from_orig else "resp",
-                "kind": row.kind, "frame": row.frame_index}
+                "kind": row.kind, "frame": row.frame_index + 1}
         if row.kind == "udp":
             item.update({"len": row.payload_len, "udp_length": row.udp_length, "payload": preview(row.payload, 64)})
         else:

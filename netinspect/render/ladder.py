@@ -254,6 +254,6 @@ def render_ladder(conn: Connection, *, verbose: bool = False, color: bool = Fals
             if opts:
                 extra.append(opts)
             extra.append(f"before: {_state(row.orig_before)} / {_state(row.resp_before)}")
-            extra.append(f"frame {row.frame_index}")
+            extra.append(f"frame {row.frame_index + 1}")  # 1 for the first, as tshark and layers --frame count
             lines.append(" " * 12 + "   ".join(extra))
     return "\n".join(lines) + "\n"

@@ -65,7 +65,7 @@ def render_datagram_ladder(exchange, *, verbose: bool = False, color: bool = Fal
         if verbose:
             extra = ([f"udp length {row.udp_length}"] if row.kind == "udp" else
                      [f"icmp type {row.icmp.type} code {row.icmp.code} from {row.icmp.src}"])
-            extra.append(f"frame {row.frame_index}")
+            extra.append(f"frame {row.frame_index + 1}")  # 1 for the first, as tshark and layers --frame count
             lines.append(" " * 12 + "   ".join(extra))
     return "\n".join(lines) + "\n"
 

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -108,6 +109,18 @@ def test_conn_ladder_and_unknown_connection(cli):
     assert missing.status == 2 and "--conn 999" in missing.err and len(missing.err.splitlines()) == 1
     bad = cli("review", str(SCENARIOS), "--conn", "x")
     assert bad.status == 2 and "'x'" in bad.err
+
+
+def test_ladder_frame_numbers_are_tsharks(cli):
+    # `-v` names each segment's frame; `layers --frame N` and tshark count from 1.
+    need_tool("tshark")
+    out = subprocess.run(["tshark", "-n", "-r", str(SCENARIOS), "-Y", "tcp.stream == 2", "-T", "fields",
+                          "-e", "frame.number"], capture_output=True, text=True, timeout=60, check=True).stdout
+    expected = [int(n) for n in out.split()]
+    text = cli("review", str(SCENARIOS), "--conn", "2", "-v").out
+    assert [int(n) for n in re.findall(r"   frame (\d+)$", text, re.M)] == expected
+    doc = json.loads(cli("review", str(SCENARIOS), "--conn", "2", "--json").out)
+    assert [s["frame"] for s in doc["connections"][0]["segments"]] == expected
 
 
 def test_host_and_port_select_but_keep_numbers(cli):
