@@ -83,16 +83,18 @@ class TextSink(Sink):
         self.udp: list = []
         self.udp_more = 0
         self.states: set = set()
+        self.udp_states: set = set()
         self.stream = None
 
     def record(self, record) -> None:
-        self.states.add(record.conn_state)
         if record.proto != "tcp":
+            self.udp_states.add(record.conn_state)
             if len(self.udp) < UDP_ROWS_SHOWN:
                 self.udp.append(record)
             else:
                 self.udp_more += 1
             return
+        self.states.add(record.conn_state)
         if self.stream is not None:
             self._stream_row(record)
             return
@@ -160,7 +162,7 @@ class TextSink(Sink):
                 out(f"  {record.index:>4}  {view.explanation(record)}")
             for record in self.udp:
                 out(f"  udp {record.index:>2}  {view.explanation(record)}")
-        legend = view.legend(self.states, everything=self.args.explain)
+        legend = view.legend(self.states, everything=self.args.explain, udp_states=self.udp_states)
         if legend:
             out("")
             out(legend)

@@ -38,6 +38,8 @@ SHORT_STATE_TEXT = {
     "RSTOS0": "originator SYN then RST", "RSTRH": "responder SYN+ACK then RST", "SH": "SYN then FIN, half open",
     "SHR": "responder SYN+ACK then FIN", "OTH": "no SYN seen (mid-stream)",
 }
+# Zeek gives UDP flows only these two codes.
+UDP_STATE_TEXT = {"S0": "no reply seen", "SF": "both sides sent"}
 _SIDE = {"orig": "orig", "resp": "resp", None: "-"}
 _TEARDOWN_WORDS = {
     "four-way": "four-segment close (FIN, ACK, FIN, ACK)",
@@ -149,9 +151,11 @@ def explanation(record: ConnRecord) -> str:
     """One or two plain sentences: who opened, how it went, how it ended."""
     if record.proto == "udp":
         if record.resp_pkts:
-            return (f"UDP flow: {record.orig} sent {record.orig_pkts} datagram(s) ({record.orig_bytes} bytes) and "
-                    f"{record.resp} answered with {record.resp_pkts} ({record.resp_bytes} bytes).")
-        return f"UDP flow: {record.orig} sent {record.orig_pkts} datagram(s) ({record.orig_bytes} bytes); no answer was seen."
+            return (f"UDP flow: {record.orig} sent {_count(record.orig_pkts, 'datagram')} "
+                    f"({_count(record.orig_bytes, 'byte')}) and {record.resp} answered with {record.resp_pkts} "
+                    f"({_count(record.resp_bytes, 'byte')}).")
+        return (f"UDP flow: {record.orig} sent {_count(record.orig_pkts, 'datagram')} "
+                f"({_count(record.orig_bytes, 'byte')}); no answer was seen.")
     parts = []
     if record.handshake == "three-way":
         rtt = f" (initial round trip {ms(record.irtt_ns)} ms)" if record.irtt_ns is not None else ""
@@ -190,17 +194,23 @@ def explanation(record: ConnRecord) -> str:
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def legend(states: set[str], everything: bool = False) -> str:
+def legend(states: set[str], everything: bool = False, udp_states: set[str] = frozenset()) -> str:
+    """`states` are TCP conn_state codes; `udp_states` those of UDP flows, where Zeek's S0 and
+    SF mean no reply / a reply (there is no SYN to answer)."""
     codes = sorted(CONN_STATE_TEXT) if everything else sorted(s for s in states if s in CONN_STATE_TEXT)
-    if not codes:
+    udp_codes = sorted(s for s in udp_states if s in UDP_STATE_TEXT)
+    if not codes and not udp_codes:
         return ""
     if everything:
         lines = ["conn_state (Zeek):"] + [f"  {code:<7}{CONN_STATE_TEXT[code]}" for code in codes]
         lines.append("history (Zeek): S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, T retransmitted data, "
                      "W zero window; upper case = originator, lower case = responder.")
+        lines.append("UDP flows (no handshake): " + "; ".join(f"{code} {text}" for code, text in UDP_STATE_TEXT.items())
+                     + "; history D data from the originator, d from the responder.")
         return "\n".join(lines)
-    short = " · ".join(f"{code} {SHORT_STATE_TEXT.get(code, code)}" for code in codes)
-    return f"conn_state: {short}  (--explain for all)"
+    short = [f"{code} {SHORT_STATE_TEXT.get(code, code)}" for code in codes]
+    short += [f"{code} {UDP_STATE_TEXT[code]} (UDP)" for code in udp_codes]
+    return f"conn_state: {' · '.join(short)}  (--explain for all)"
 
 
 def record_json(record: ConnRecord, file: str | None = None) -> dict:

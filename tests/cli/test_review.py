@@ -63,6 +63,16 @@ def test_summary_line_counts_are_singular_for_one(cli):
     assert ", 1 TCP connection, 0 UDP flows, 0 ICMP messages" in first, first
 
 
+def test_udp_flow_states_are_not_explained_as_tcp(cli):
+    # A UDP flow's S0 is "no reply", not "SYN unanswered": there is no SYN in UDP.
+    legend = cli("review", str(CAPTURES / "broadcast.pcap")).out.splitlines()[-1]
+    assert "SYN" not in legend and "S0 no reply seen (UDP)" in legend, legend
+    legend = cli("review", str(SCENARIOS)).out.splitlines()[-1]
+    assert "S0 SYN unanswered" not in legend and "SF both sides sent (UDP)" in legend, legend
+    explained = cli("review", str(CAPTURES / "broadcast.pcap"), "--explain").out
+    assert "sent 1 datagram (27 bytes); no answer was seen." in explained
+
+
 def test_jsonl_lines_load_and_match_the_json_document(cli):
     jsonl = cli("review", "--jsonl", str(SCENARIOS))
     assert jsonl.status == 0, jsonl.err
