@@ -35,13 +35,10 @@ def add_arguments(parser) -> None:
 
 def _conn_number(text: str) -> int:
     from netinspect.core.errors import BadInput
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise BadInput(f"--conn {text!r}: expected a connection number (0, 1, 2, ... as in the # column)") from None
-    if value < 0:
+    # ASCII digits only: int() would also take ' 3', '+3', '3_0' and '３'.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise BadInput(f"--conn {text!r}: expected a connection number (0, 1, 2, ... as in the # column)")
-    return value
+    return int(text)
 
 
 def _host(text: str) -> str:
@@ -55,8 +52,8 @@ def _host(text: str) -> str:
 
 def _port(text: str) -> int:
     from netinspect.core.errors import BadInput
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise BadInput(f"--port {text!r}: expected a port number from 0 to 65535")
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 0 <= int(text) <= 65535:
+        raise BadInput(f"--port {text!r}: expected a port number from 0 to 65535 in ASCII digits")
     return int(text)
 
 
@@ -65,7 +62,7 @@ def _jobs(text: str) -> int:
     from netinspect.core.errors import BadInput
     if text == "auto":
         return 0
-    if not text.isdigit() or not 1 <= int(text) <= 64:
+    if not (text.isascii() and text.isdigit()) or len(text) > 2 or not 1 <= int(text) <= 64:
         raise BadInput(f"--jobs {text!r}: expected auto or a number of processes from 1 to 64")
     return int(text)
 

@@ -146,6 +146,16 @@ def test_host_and_port_select_but_keep_numbers(cli):
         assert bad.status == 2 and value in bad.err and "Traceback" not in bad.err
 
 
+@pytest.mark.parametrize("option, value", [
+    ("--port", "\u00b2"), ("--port", "\uff17\uff10\uff10\uff14"), ("--conn", "\uff13"), ("--conn", "+3"),
+    ("--conn", "3_0"), ("--conn", " 3"), ("--jobs", "\u00b2"),
+])
+def test_numbers_are_ascii_digits_only(cli, option, value):
+    bad = cli("review", option, value, str(SCENARIOS))
+    assert bad.status == 2, bad.out
+    assert bad.err.startswith(f"netinspect: {option} {value!r}: expected") and bad.err.count("\n") == 1, bad.err
+
+
 def test_truncated_file_gives_partial_result_then_offset_and_status_1(cli, tmp_path):
     records = _records(SCENARIOS)
     cut_at, caplen = records[40]
