@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="pcap, pcapng, or .gz of either")
     parser.add_argument("--conn", type=_conn_number, metavar="N", help="draw the ladder of connection N (the # column)")
     parser.add_argument("--host", type=_host, metavar="IP", help="only connections with an endpoint at this address")
-    parser.add_argument("--port", type=_port, metavar="PORT", help="only connections with an endpoint on this port")
+    parser.add_argument("--port", type=_port, metavar="PORT", help="only connections with an endpoint on this port (with --host: that address and this port on one endpoint)")
     parser.add_argument("--explain", action="store_true", help="a plain sentence per connection and the whole conn_state legend")
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="one JSON record per connection or UDP flow, one per line")

@@ -84,7 +84,21 @@ class TextSink(Sink):
         self.udp_more = 0
         self.states: set = set()
         self.udp_states: set = set()
+        self.selected_tcp = 0
         self.stream = None
+
+    def _selection_line(self) -> None:
+        """With --host/--port the head line still counts the whole file: say what was kept."""
+        host, port = self.args.host, self.args.port
+        if host is None and port is None:
+            return
+        if host is not None and port is not None:   # one endpoint holds both (flows.involves)
+            where = f"endpoint [{host}]:{port}" if ":" in host else f"endpoint {host}:{port}"
+        else:
+            where = f"host {host}" if host is not None else f"port {port}"
+        udp = len(self.udp) + self.udp_more
+        self.env.out(f"selected ({where}): {self.selected_tcp:,} TCP connection{'' if self.selected_tcp == 1 else 's'}, "
+                     f"{udp:,} UDP flow{'' if udp == 1 else 's'}")
 
     def record(self, record) -> None:
         if record.proto != "tcp":
@@ -95,6 +109,7 @@ class TextSink(Sink):
                 self.udp_more += 1
             return
         self.states.add(record.conn_state)
+        self.selected_tcp += 1
         if self.stream is not None:
             self._stream_row(record)
             return
@@ -123,6 +138,7 @@ class TextSink(Sink):
                                  summary.udp_flows, summary.icmp_messages)
         if self.stream is None:
             out(head)
+            self._selection_line()
             self.tcp.sort(key=lambda r: r.index)
             if self.tcp:
                 out("")
@@ -130,6 +146,7 @@ class TextSink(Sink):
         else:
             out("")
             out(head)
+            self._selection_line()
         if self.udp:
             self.udp.sort(key=lambda r: r.index)
             out("")
@@ -137,10 +154,13 @@ class TextSink(Sink):
             out(view.udp_table(self.udp, self.t0))
             if self.udp_more:
                 out(f"... and {self.udp_more:,} more UDP flows (--jsonl or --csv lists them all)")
-        if summary.icmp:
+        icmp = summary.icmp
+        if self.args.host is not None:
+            icmp = [g for g in icmp if self.args.host in (str(g.src), str(g.dst))]
+        if icmp:
             out("")
             out(paint("ICMP messages", "bold", color))
-            out(view.icmp_table(summary.icmp, self.t0))
+            out(view.icmp_table(icmp, self.t0))
             if summary.icmp_ungrouped:
                 out(f"... and {summary.icmp_ungrouped:,} more messages in further groups")
         for section in summary.extra.get("sections", []):

@@ -156,6 +156,19 @@ def test_numbers_are_ascii_digits_only(cli, option, value):
     assert bad.err.startswith(f"netinspect: {option} {value!r}: expected") and bad.err.count("\n") == 1, bad.err
 
 
+def test_text_selection_says_what_it_kept_and_filters_icmp_by_host(cli):
+    # The head line counts the whole file; a second line says what --host/--port kept,
+    # so an empty selection is not mistaken for an empty capture.
+    lines = cli("review", str(SCENARIOS), "--host", "10.77.0.9").out.splitlines()
+    assert lines[1] == "selected (host 10.77.0.9): 0 TCP connections, 0 UDP flows"
+    assert "ICMP messages" not in lines and "port unreachable" not in "\n".join(lines)
+    lines = cli("review", str(SCENARIOS), "--host", "10.77.0.2", "--port", "7008").out.splitlines()
+    assert lines[1] == "selected (endpoint 10.77.0.2:7008): 2 TCP connections, 0 UDP flows"
+    text = cli("review", str(SCENARIOS), "--host", "10.77.0.1").out
+    assert "selected (host 10.77.0.1): 7 TCP connections, 2 UDP flows" in text and "port unreachable" in text
+    assert "selected" not in cli("review", str(SCENARIOS)).out
+
+
 def test_truncated_file_gives_partial_result_then_offset_and_status_1(cli, tmp_path):
     records = _records(SCENARIOS)
     cut_at, caplen = records[40]
