@@ -169,12 +169,12 @@ def explanation(record: ConnRecord) -> str:
                      f"so nothing listens on port {record.resp.port}")
     elif record.handshake == "unanswered":
         syns = record.orig_pkts
-        parts.append(f"{record.orig} sent {syns} SYN(s) to {record.resp} and got no answer "
+        parts.append(f"{record.orig} sent {_count(syns, 'SYN')} to {record.resp} and got no answer "
                      f"(a filtered port, a host that is down, or the capture missed the reply)")
     else:
         parts.append(f"{record.orig} began a connection to {record.resp} whose handshake did not complete")
     if record.handshake in ("three-way", "simultaneous", "mid-stream"):
-        parts.append(f"it carried {record.orig_bytes} bytes from the originator and {record.resp_bytes} back")
+        parts.append(f"it carried {_count(record.orig_bytes, 'byte')} from the originator and {record.resp_bytes} back")
         who = {"orig": "the originator", "resp": "the responder"}.get(record.closed_by)
         if record.teardown == "reset":
             parts.append(f"{who or 'one side'} aborted it with RST")
@@ -187,7 +187,7 @@ def explanation(record: ConnRecord) -> str:
         else:
             parts.append("it was still open when the capture ended")
     if record.retransmissions:
-        parts.append(f"{record.retransmissions} retransmission(s)")
+        parts.append(_count(record.retransmissions, "retransmission"))
     if record.port_reuse:
         parts.append("it reused the ports of an earlier, finished connection")
     sentence = "; ".join(parts)

@@ -73,6 +73,12 @@ def test_udp_flow_states_are_not_explained_as_tcp(cli):
     assert "sent 1 datagram (27 bytes); no answer was seen." in explained
 
 
+def test_explanations_use_plain_plurals(cli):
+    text = cli("review", str(CAPTURES / "filtered-port.pcap"), "--explain").out
+    assert "sent 4 SYNs to 10.77.0.2:7006" in text and "; 3 retransmissions." in text
+    assert "(s)" not in text
+
+
 def test_jsonl_lines_load_and_match_the_json_document(cli):
     jsonl = cli("review", "--jsonl", str(SCENARIOS))
     assert jsonl.status == 0, jsonl.err
