@@ -174,7 +174,7 @@ class TextSink(Sink):
         if summary.malformed:
             reasons = ", ".join(f"{k} ({v})" for k, v in sorted(summary.malformed_reasons.items()))
             out("")
-            out(f"Flagged: {summary.malformed:,} malformed packets: {reasons}")
+            out(f"Flagged: {summary.malformed:,} malformed packet{'' if summary.malformed == 1 else 's'}: {reasons}")
         if self.args.explain and self.stream is None and (self.tcp or self.udp):
             out("")
             out(paint("Explanations", "bold", color))

@@ -52,7 +52,8 @@ def handshake_sentence(conn: Connection, names=None) -> str:
         return (f"refused: the {names[1]} answered the SYN with RST, so nothing listens on port "
                 f"{conn.resp.port} (connect() fails with 'Connection refused').")
     if kind == UNANSWERED:
-        return (f"unanswered: the {names[0]} sent {conn.orig_pkts} SYN(s) and nothing came back "
+        syns = f"{conn.orig_pkts} SYN" + ("" if conn.orig_pkts == 1 else "s")
+        return (f"unanswered: the {names[0]} sent {syns} and nothing came back "
                 f"(a firewall dropping them, or no such host).")
     if kind == MID_STREAM:
         return "not seen: the connection was already open when the capture began."

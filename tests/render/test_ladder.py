@@ -131,6 +131,15 @@ def test_summary_sentences():
     assert teardown_sentence(refused).startswith("refused")
 
 
+def test_unanswered_handshake_counts_syns_in_plain_words():
+    for count, words in ((1, "sent 1 SYN and"), (3, "sent 3 SYNs and")):
+        t = Talk()
+        for _ in range(count):
+            t.client(SYN, seq=1000, dt=1_000_000_000)   # the same SYN again: retransmissions
+        (conn,) = tracked(t)
+        assert words in dict(summary_lines(conn))["Handshake"]
+
+
 def test_verbose_shows_options_and_scaled_windows():
     from netinspect.core.records import TcpOptions
     t = Talk()
