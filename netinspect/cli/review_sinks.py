@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 
+from netinspect.core.records import flag_text
 from netinspect.render import review_view as view
 from netinspect.render.color import paint
 from netinspect.render.jsonout import SCHEMA_VERSION, document, dumps
@@ -292,6 +293,6 @@ class LadderSink(Sink):
 def _row_json(row, t0) -> dict:
     state = lambda s: None if s is None else getattr(s, "name", str(s))  # noqa: E731
     return {"ts": row.ts_ns / 1e9, "t": (row.ts_ns - t0) / 1e9, "from": "orig" if row.from_orig else "resp",
-            "flags": row.flags, "seq": row.seq, "ack": row.ack, "rel_seq": row.rel_seq, "rel_ack": row.rel_ack,
+            "flags": flag_text(row.flags), "seq": row.seq, "ack": row.ack, "rel_seq": row.rel_seq, "rel_ack": row.rel_ack,
             "len": row.payload_len, "window": row.window, "frame": row.frame_index + 1, "role": row.role,
-            "orig_state": state(row.orig_after), "resp_state": state(row.resp_after), "notes": list(row.notes)}
+            "orig_state": state(row.orig_after), "resp_state": state(row.resp_after), "analyses": list(row.notes)}

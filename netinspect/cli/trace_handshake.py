@@ -339,12 +339,15 @@ def connection_json(conn) -> dict:
         "explanation": summary.teardown_sentence(conn),
         "segments": [
             {
-                "time": (row.ts_ns - t0) / 1e9,
+                # The same names as `review --conn N --json` rows.
+                "ts": row.ts_ns / 1e9,
+                "t": (row.ts_ns - t0) / 1e9,
                 "from": "orig" if row.from_orig else "resp",
                 "flags": flag_text(row.flags),
                 "seq": row.seq, "ack": row.ack,
                 "rel_seq": row.rel_seq, "rel_ack": row.rel_ack,
                 "len": row.payload_len, "window": row.window,
+                "frame": row.frame_index + 1,
                 "role": row.role,
                 "orig_state": _state_name(row.orig_after), "resp_state": _state_name(row.resp_after),
                 "analyses": list(row.notes),

@@ -139,6 +139,24 @@ def test_ladder_frame_numbers_are_tsharks(cli):
     assert [s["frame"] for s in doc["connections"][0]["segments"]] == expected
 
 
+def test_conn_json_segments_have_trace_handshakes_names_and_values(cli, tmp_path):
+    # One reader for both: `review --conn N --json` and `trace-handshake --json` rows.
+    doc = json.loads(cli("review", str(SCENARIOS), "--conn", "0", "--json").out)
+    rows = doc["connections"][0]["segments"]
+    assert [r["flags"] for r in rows[:3]] == ["SYN", "SYN+ACK", "ACK"]
+    expected = {"ts", "t", "from", "flags", "seq", "ack", "rel_seq", "rel_ack", "len", "window", "frame", "role",
+                "orig_state", "resp_state", "analyses"}
+    assert all(set(r) == expected for r in rows)
+    from netinspect.cli.trace_handshake import connection_json
+    from netinspect.core.tracker import ConnectionTracker
+    from tests.core.scenarios import Talk
+
+    tracker = ConnectionTracker(keep_segments=True)
+    tracker.feed_all(Talk().handshake().exchange().segments)
+    (conn,) = tracker.connections()
+    assert all(set(r) == expected for r in connection_json(conn)["segments"])
+
+
 def test_host_and_port_select_but_keep_numbers(cli):
     lines = [json.loads(line) for line in cli("review", "--jsonl", "--port", "7004", str(SCENARIOS)).out.splitlines()]
     assert [d["id.resp_p"] for d in lines] == [7004]
