@@ -195,7 +195,10 @@ def _layer_entry(proto, class_name, layer, place, offset, length, fields: bool) 
                 continue    # a conditional field that does not apply to this header
             value = layer.getfieldval(f.name)
             try:
-                shown = f.i2repr(layer, value)
+                if proto == "TCP" and f.name == "options" and isinstance(value, list):
+                    shown = _tcp_options_text(value)
+                else:
+                    shown = f.i2repr(layer, value)
             except Exception:  # an odd value scapy cannot pretty-print: show it raw
                 shown = repr(value)
             raw = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -204,6 +207,29 @@ def _layer_entry(proto, class_name, layer, place, offset, length, fields: bool) 
             entry["fields"].append({"name": f.name, "value": _safe(str(shown)), "raw": raw,
                                     "meaning": osi.field_meaning(proto, f.name)})
     return entry
+
+
+_TCP_OPTION_NAMES = {"MSS": "mss", "WScale": "wscale", "SAckOK": "sack_perm", "SAck": "sack",
+                     "Timestamp": "ts", "NOP": "nop", "EOL": "eol"}
+
+
+def _tcp_options_text(options: list) -> str:
+    """Scapy's [('MSS', 1460), ('Timestamp', (a, b))] in the ladder's words: 'mss 1460 ts a/b'."""
+    parts = []
+    for item in options:
+        name, value = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+        label = _TCP_OPTION_NAMES.get(name, str(name))
+        if value is None or value == b"" or name == "SAckOK":
+            parts.append(label)
+        elif name == "Timestamp" and isinstance(value, tuple) and len(value) == 2:
+            parts.append(f"ts {value[0]}/{value[1]}")
+        elif name == "SAck" and isinstance(value, tuple):
+            parts.append("sack " + " ".join(f"{a}-{b}" for a, b in zip(value[::2], value[1::2])))
+        elif isinstance(value, int):
+            parts.append(f"{label} {value}")
+        else:
+            parts.append(f"{label} {value!r}")
+    return " ".join(parts) or "none"
 
 
 def _l2_cast(packet, s):

@@ -82,6 +82,20 @@ def test_frame_agrees_with_tshark(cli, name, number):
     assert offset == doc["captured_bytes"]
 
 
+def test_tcp_options_are_words_not_scapy_reprs(cli):
+    need_tool("tshark")
+    path = CAPTURES / "scenarios.pcap"
+    facts = tshark_fields(path, 1, "tcp.options.mss_val", "tcp.options.wscale.shift",
+                          "tcp.options.timestamp.tsval", "tcp.options.timestamp.tsecr")
+    doc = layers_json(cli, str(path), "--frame", "1")
+    (tcp,) = [layer for layer in doc["layers"] if layer["protocol"] == "TCP"]
+    options = next(f["value"] for f in tcp["fields"] if f["name"] == "options")
+    assert "(" not in options and "[" not in options, options
+    assert f"mss {facts['tcp.options.mss_val']}" in options
+    assert f"wscale {facts['tcp.options.wscale.shift']}" in options and "sack_perm" in options
+    assert f"ts {facts['tcp.options.timestamp.tsval']}/{facts['tcp.options.timestamp.tsecr']}" in options
+
+
 def test_arp_exchange_cast(cli):
     request = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"))
     reply = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"), "--frame", "2")
