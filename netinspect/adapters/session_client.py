@@ -35,6 +35,7 @@ class ClientStats:
     read_sizes: list = field(default_factory=list)
     closed_by: str = ""          # server | client | quiet | timeout
     truncated: int = 0
+    fin_sent_first: bool = False  # TCP: end of input sent our FIN before the server closed
 
     def as_dict(self) -> dict:
         data = dict(self.__dict__)
@@ -283,6 +284,7 @@ class SessionClient:
         if self.protocol == "tcp":
             try:
                 self.sock.shutdown(socket.SHUT_WR)
+                self.stats.fin_sent_first = True
             except OSError:
                 pass
         hard_end = time.monotonic() + max(self.timeout, self.wait)

@@ -150,12 +150,16 @@ def run(args, env) -> int:
                                interrupted=interrupted, stats=stats.as_dict(), replies=replies,
                                **({"trace": traced} if traced is not None else {}))))
     else:
-        ended = {"server": "the server closed the connection", "server reset": "the server reset the connection",
+        # After our FIN (end of input) the server's log says "closed by the client": say the same order here.
+        first = "end of input, so the client sent FIN; then " if stats.fin_sent_first else ""
+        ended = {"server": f"{first}the server closed the connection",
+                 "server reset": f"{first}the server reset the connection",
                  "quiet": f"no more replies within {wait:g} s", "client": "every datagram answered"}.get(
             stats.closed_by, "interrupted (Ctrl-C)" if interrupted else "closed")
         env.err(f"* {ended}: sent {stats.messages_sent} message{'s' if stats.messages_sent != 1 else ''} "
-                f"({stats.bytes_sent} bytes) in {stats.sends} send() call{'s' if stats.sends != 1 else ''}; "
-                f"received {stats.bytes_received} bytes in {stats.reads} read{'s' if stats.reads != 1 else ''}, "
+                f"({stats.bytes_sent} byte{'s' if stats.bytes_sent != 1 else ''}) in {stats.sends} send() "
+                f"call{'s' if stats.sends != 1 else ''}; received {stats.bytes_received} "
+                f"byte{'s' if stats.bytes_received != 1 else ''} in {stats.reads} read{'s' if stats.reads != 1 else ''}, "
                 f"{stats.messages_received} message{'s' if stats.messages_received != 1 else ''}")
         if burst is not None and protocol == "tcp":
             env.err(f"* TCP is a byte stream: {stats.sends} sends came back in {stats.reads} read{'s' if stats.reads != 1 else ''} here; "

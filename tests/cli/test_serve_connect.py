@@ -1,6 +1,7 @@
 """serve and connect through the CLI: in-process via raw_main, and as subprocesses we start and stop by PID."""
 
 import ast
+import json
 import os
 import pathlib
 import re
@@ -196,6 +197,21 @@ def test_connect_udp_sends_an_empty_datagram(cli):
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\n", result.out), result.out
     thread.join(15)
     assert "1 message in, 0 bytes in" in box["result"].out.splitlines()[-1]
+
+
+def test_both_sides_agree_who_closed_first(cli):
+    # The server logs "closed by the client" after connect's FIN at end of input; connect
+    # must not claim the server closed first.
+    port = free_port()
+    thread, box = _serve_in_thread("tcp", "--port", str(port), "--duration", "2")
+    _wait_listening(port)
+    result = cli("connect", "tcp", f"127.0.0.1:{port}", "--send", "x")
+    assert "end of input, so the client sent FIN; then the server closed the connection: " \
+           "sent 1 message (2 bytes) in 1 send() call; received 2 bytes in 1 read, 1 message" in result.err
+    doc = cli("connect", "tcp", f"127.0.0.1:{port}", "--send", "x", "--json")
+    assert json.loads(doc.out)["stats"]["fin_sent_first"] is True
+    thread.join(15)
+    assert box["result"].out.count("closed by the client") == 3   # the probe and both clients
 
 
 def test_connect_reads_stdin_lines(cli):
