@@ -94,7 +94,7 @@ def run(args, env) -> int:
         if json_mode:
             replies.append({"read": read_no, "bytes": len(message.data), "text": message.shown()})
             return
-        text = message.shown()
+        text = _terminal_safe(message.shown())
         if show_reads:
             env.out(f"[read {read_no}, {len(message.data)} bytes] {text}")
         elif args.framing == "raw" and protocol == "tcp":
@@ -167,6 +167,15 @@ def run(args, env) -> int:
     if trace is not None and not json_mode:
         trace.finish(interrupted, only_endpoint=client.local[:2])
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _terminal_safe(text: str) -> str:
+    """Control characters from the server (NUL, ESC sequences, ...) as \\xNN escapes, so a
+    reply cannot garble or drive the terminal; tab and newline stay as they are."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\t\n" or ord(ch) > 0x9F else f"\\x{ord(ch):02x}"
+                   for ch in text)
 
 
 def _where(sockaddr) -> str:

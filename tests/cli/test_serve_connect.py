@@ -214,6 +214,28 @@ def test_both_sides_agree_who_closed_first(cli):
     assert box["result"].out.count("closed by the client") == 3   # the probe and both clients
 
 
+def test_connect_escapes_control_characters_from_the_server(cli):
+    # A reply with NUL and an ESC sequence must not reach the terminal raw.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(100)
+            conn.sendall(b"\x00\x1b[31mred\ttab\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        result = cli("connect", "tcp", f"127.0.0.1:{port}", "--send", "x", "--wait", "1")
+    finally:
+        thread.join(10)
+        listener.close()
+    assert result.status == 0, result.err
+    assert result.out == "\\x00\\x1b[31mred\ttab\n"
+
+
 def test_connect_reads_stdin_lines(cli):
     port = free_port()
     thread, _ = _serve_in_thread("tcp", "--port", str(port), "--mode", "upper", "--duration", "2")
