@@ -117,7 +117,11 @@ def raw_main(argv: Sequence[str], env: Environment | None = None) -> int:
     try:
         parser = build_parser(env, _selected_command(argv))
         try:
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:   # as parse_args, but point at the subcommand's own --help
+                command = getattr(args, "command", None)
+                prog = f"netinspect {command}" if command else "netinspect"
+                raise BadInput(f"unrecognized arguments: {' '.join(extra)} (see '{prog} --help')")
         except SystemExit as stop:  # --help and --version
             return int(stop.code or 0) if isinstance(stop.code, int) else EXIT_OK
         if not getattr(args, "command", None):

@@ -100,6 +100,12 @@ def test_ipv6_bit_counts_are_singular_for_one(cli, cidr, words):
     assert words + "\n" in cli("subnet", cidr).out
 
 
+def test_unknown_option_points_at_subnets_own_help(cli):
+    result = cli("subnet", "192.168.12.84/24", "--bogus")
+    assert result.status == 2 and result.out == ""
+    assert result.err == "netinspect: unrecognized arguments: --bogus (see 'netinspect subnet --help')\n"
+
+
 def test_split_lists_every_child_and_marks_the_address(cli):
     result = cli("subnet", "192.168.12.84/24", "--split", "26")
     assert result.status == 0
