@@ -158,12 +158,18 @@ def wait_for_udp_port(pid: int) -> int:
 def test_serve_udp_trace_with_two_clients(tmp_path):
     need_root()
     env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    # A port given with --port is captured before it is bound, so once ss shows it bound the
+    # capture is ready. With port 0 the socket is bound first and the capture starts about
+    # 0.5 s later (measured), and --json prints nothing to wait for: a client could be early.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "netinspect", "serve", "udp", "--mode", "upper", "--trace",
-                             "--duration", "6", "--json", "-v"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--port", str(free), "--duration", "6", "--json", "-v"], cwd=tmp_path, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         port = wait_for_udp_port(proc.pid)
-        time.sleep(0.5)  # bound before the capture starts; the capture needs a moment more
+        assert port == free
         sent = {"one": 2, "three": 1}
         for text, count in sent.items():
             reply = subprocess.run([sys.executable, "-m", "netinspect", "connect", "udp", f"127.0.0.1:{port}",
