@@ -54,7 +54,7 @@ def test_connect_udp_trace_json_matches_tshark(cli, tmp_path, monkeypatch):
     with running_server("upper", protocol="udp") as (server, _):
         port = server.address[1]
         result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "hello", "--count", "3",
-                     "--wait", "0.5", "--trace", "--json")
+                     "--wait", "3", "--trace", "--json")
     assert result.status == 0, result.err
     doc = json.loads(result.out)
     assert [r["text"] for r in doc["replies"]] == ["HELLO"] * 3
@@ -81,7 +81,7 @@ def test_connect_udp_trace_text_ladder(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with running_server("upper", protocol="udp") as (server, _):
         port = server.address[1]
-        result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "hi", "--wait", "0.3", "--trace", "-v")
+        result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "hi", "--wait", "3", "--trace", "-v")
     assert result.status == 0, result.err
     assert result.out.startswith("[read 1, 2 bytes] HI\n")   # -v shows each read
     out = result.out
@@ -134,7 +134,7 @@ def test_connect_udp_trace_to_the_time_service(cli, tmp_path, monkeypatch):
     with running_server("time", framing="raw", protocol="udp") as (server, _):
         port = server.address[1]
         result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "%Y", "--framing", "raw",
-                     "--wait", "0.3", "--trace", "--json")
+                     "--wait", "3", "--trace", "--json")
     assert result.status == 0, result.err
     doc = json.loads(result.out)
     (reply,) = doc["replies"]
@@ -173,7 +173,7 @@ def test_serve_udp_trace_with_two_clients(tmp_path):
         sent = {"one": 2, "three": 1}
         for text, count in sent.items():
             reply = subprocess.run([sys.executable, "-m", "netinspect", "connect", "udp", f"127.0.0.1:{port}",
-                                    "--send", text, "--count", str(count), "--wait", "0.3"],
+                                    "--send", text, "--count", str(count), "--wait", "3"],
                                    cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
             assert reply.stdout == (text.upper() + "\n") * count, reply.stderr
         out, err = proc.communicate(timeout=60)
