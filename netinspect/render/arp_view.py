@@ -126,11 +126,17 @@ def cast_section(summary, color: bool = False) -> str:
         return ""
     l2 = d["layer2"]
     l3 = d["layer3"]
-    lines = [paint(f"cast: {d['frames']} frames", "bold", color),
+    # Each row adds up to the frame count: the last column holds frames without a MAC
+    # destination (cooked or raw captures) or without an IP header (ARP, other EtherTypes).
+    no_ip = max(0, d["frames"] - l3["unicast"] - l3["broadcast"] - l3["multicast"])
+    lines = [paint(f"cast: {_n(d['frames'], 'frame')}", "bold", color),
              table([["layer 2 (MAC)", str(l2.get("unicast", 0)), str(l2.get("broadcast", 0)), str(l2.get("multicast", 0)),
                      str(l2.get("unknown", 0))],
-                    ["layer 3 (IP)", str(l3["unicast"]), str(l3["broadcast"]), str(l3["multicast"]), ""]],
-                   ["", "UNICAST", "BROADCAST", "MULTICAST", "NO MAC"])]
+                    ["layer 3 (IP)", str(l3["unicast"]), str(l3["broadcast"]), str(l3["multicast"]), str(no_ip)]],
+                   ["", "UNICAST", "BROADCAST", "MULTICAST", "NO ADDRESS"])]
+    if no_ip or l2.get("unknown", 0):
+        lines.append("NO ADDRESS: no destination MAC (a cooked or raw capture) at layer 2; "
+                     "no IP header (ARP, other EtherTypes) at layer 3")
     if d["multicast_groups"]:
         lines.append("multicast groups: " + ", ".join(f"{g} ({n})" for g, n in d["multicast_groups"].items()))
     return "\n".join(lines)

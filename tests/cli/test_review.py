@@ -80,6 +80,16 @@ def test_explanations_use_plain_plurals(cli):
     assert "(s)" not in text
 
 
+def test_cast_rows_each_add_up_to_the_frame_count(cli):
+    # ARP frames have no IP header: the layer-3 row counts them in its last column.
+    out = cli("review", str(CAPTURES / "arp-exchange.pcap")).out.splitlines()
+    head = out.index("cast: 2 frames")
+    assert out[head + 1].split() == ["UNICAST", "BROADCAST", "MULTICAST", "NO", "ADDRESS"]
+    for row in out[head + 2:head + 4]:
+        assert sum(int(n) for n in row.split()[-4:]) == 2, row
+    assert out[head + 4].startswith("NO ADDRESS: ")
+
+
 def test_jsonl_lines_load_and_match_the_json_document(cli):
     jsonl = cli("review", "--jsonl", str(SCENARIOS))
     assert jsonl.status == 0, jsonl.err
