@@ -205,6 +205,9 @@ def legend(states: set[str], everything: bool = False, udp_states: set[str] = fr
         lines = ["conn_state (Zeek):"] + [f"  {code:<7}{CONN_STATE_TEXT[code]}" for code in codes]
         lines.append("history (Zeek): S SYN, H SYN+ACK, A pure ACK, D data, F FIN, R RST, T retransmitted data, "
                      "W zero window; upper case = originator, lower case = responder.")
+        lines.append("columns: →/← originator to responder / responder to originator; bytes are payload bytes; "
+                     "iRTT initial round trip (SYN to the first ACK, tshark's tcp.analysis.initial_rtt); "
+                     "by: who closed first (orig originator, resp responder).")
         lines.append("UDP flows (no handshake): " + "; ".join(f"{code} {text}" for code, text in UDP_STATE_TEXT.items())
                      + "; history D data from the originator, d from the responder.")
         return "\n".join(lines)

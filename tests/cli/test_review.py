@@ -273,6 +273,16 @@ def test_explain_adds_sentences_and_the_full_legend(cli):
         assert f"  {code} " in result.out
 
 
+def test_explain_spells_out_the_column_abbreviations(cli):
+    out = cli("review", "--explain", str(SCENARIOS)).out
+    header = next(line for line in out.splitlines() if "iRTT ms" in line)
+    assert "by" in header.split() and "→/←" in header
+    legend = next(line for line in out.splitlines() if line.startswith("columns: "))
+    for words in ("→/← originator to responder", "iRTT initial round trip", "by: who closed first",
+                  "orig originator", "resp responder"):
+        assert words in legend
+
+
 def _bench_module():
     """bench/review (a script without .py) as a module, for its capture synthesiser."""
     import importlib.util
