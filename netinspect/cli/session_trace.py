@@ -155,7 +155,8 @@ def exchange_json(exchange, names=("client", "server")) -> dict:
     t0 = exchange.ts_first
     rows = []
     for row in exchange.rows:
-        item = {"t_ms": round((row.ts_ns - t0) / 1e6, 3), "from": "orig" if row.from_orig else "resp",
+        # Seconds, as every JSON time (and the same "ts"/"t" names as the TCP ladder rows).
+        item = {"ts": row.ts_ns / 1e9, "t": (row.ts_ns - t0) / 1e9, "from": "orig" if row.from_orig else "resp",
                 "kind": row.kind, "frame": row.frame_index + 1}
         if row.kind == "udp":
             item.update({"len": row.payload_len, "udp_length": row.udp_length, "payload": preview(row.payload, 64)})

@@ -76,6 +76,27 @@ def test_connect_udp_trace_json_matches_tshark(cli, tmp_path, monkeypatch):
     assert doc["trace"]["capture"]["filter"].startswith(f"udp port {port} or (icmp")
 
 
+def test_connect_udp_trace_json_times_are_seconds_like_every_json_time(cli, tmp_path, monkeypatch):
+    need_root()
+    tshark = need_tool("tshark")
+    monkeypatch.chdir(tmp_path)
+    with running_server("upper", protocol="udp") as (server, _):
+        port = server.address[1]
+        result = cli("connect", "udp", f"127.0.0.1:{port}", "--send", "hi", "--count", "2",
+                     "--interval", "0.2", "--wait", "2", "--trace", "--json")
+    assert result.status == 0, result.err
+    doc = json.loads(result.out)
+    (exchange,) = doc["trace"]["exchanges"]
+    out = subprocess.run([tshark, "-r", str(tmp_path / doc["trace"]["saved"]), "-T", "fields",
+                          "-e", "frame.time_epoch"], capture_output=True, text=True, timeout=60).stdout
+    epochs = [float(v) for v in out.split()]
+    rows = exchange["datagrams"]
+    assert "t_ms" not in rows[0] and len(rows) == len(epochs) == 4
+    for row, epoch in zip(rows, epochs):
+        assert abs(row["ts"] - epoch) < 1e-5 and abs(row["t"] - (epoch - epochs[0])) < 1e-5
+    assert rows[2]["t"] >= 0.2   # the second send came after --interval 0.2 s: seconds, not ms
+
+
 def test_connect_udp_trace_text_ladder(cli, tmp_path, monkeypatch):
     need_root()
     monkeypatch.chdir(tmp_path)
