@@ -18,9 +18,10 @@ PROC_ROUTE = "/proc/net/route"
 PROC_IPV6_ROUTE = "/proc/net/ipv6_route"
 
 # include/uapi/linux/if.h: the flags `ip link` prints from dev->flags.
+# In the order `ip link` prints them (<BROADCAST,MULTICAST,UP,LOWER_UP>), not bit order.
 _IFF = (
-    (0x1, "UP"), (0x2, "BROADCAST"), (0x8, "LOOPBACK"), (0x10, "POINTOPOINT"),
-    (0x80, "NOARP"), (0x100, "PROMISC"), (0x200, "ALLMULTI"), (0x1000, "MULTICAST"),
+    (0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1000, "MULTICAST"),
+    (0x80, "NOARP"), (0x200, "ALLMULTI"), (0x100, "PROMISC"), (0x1, "UP"),
 )
 # include/net/ipv6.h: IPV6_ADDR_SCOPE_* as /proc/net/if_inet6 prints them (masked to 0xf0).
 _V6_SCOPE = {0x00: "global", 0x10: "host", 0x20: "link", 0x40: "site"}

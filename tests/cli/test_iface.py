@@ -99,3 +99,14 @@ def test_in_process_lo(cli):
     assert result.status == 0
     (lo,) = json.loads(result.out)["interfaces"]
     assert lo["ifname"] == "lo" and {"local": "127.0.0.1", "prefixlen": 8}.items() <= lo["addr_info"][0].items()
+
+
+def test_flags_in_the_order_ip_prints_them(cli):
+    # `ip` shows <BROADCAST,MULTICAST,UP,LOWER_UP>; the same words in the same order here.
+    theirs = {i["ifname"]: [f for f in i["flags"] if f in KNOWN_FLAGS]
+              for i in json.loads(sh("ip", "-j", "addr", "show").stdout)}
+    doc = json.loads(cli("iface", "--json").out)
+    ours = {i["ifname"]: i["flags"] for i in doc["interfaces"]}
+    assert ours == theirs
+    text = cli("iface", "lo").out
+    assert "flags  " + " ".join(theirs["lo"]) in text
