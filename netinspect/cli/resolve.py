@@ -91,7 +91,12 @@ def run(args, env) -> int:
                                     "unicode": target.name.unicode, "canonical": found.canonical,
                                     "addresses": [{"family": f, "address": a} for f, a in found.addresses]})
             except RuntimeFailure as error:
-                errors.append(error.message)
+                message = error.message
+                if not target.is_address and target.name.unicode != target.name.ascii \
+                        and message.startswith(target.name.ascii + ":"):
+                    # Name the IDNA name in both forms, as a successful lookup does.
+                    message = f"{target.name.unicode} (IDNA: {target.name.ascii}){message[len(target.name.ascii):]}"
+                errors.append(message)
 
     if args.json:
         from netinspect.render.jsonout import document, dumps

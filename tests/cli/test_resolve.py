@@ -110,6 +110,12 @@ def test_no_such_name(dns_lab):
     assert "10.77.9.9" in result.stdout        # the other name still answered
 
 
+def test_failed_idna_name_is_named_in_both_forms(dns_lab):
+    result = _run(dns_lab.client, f"bücher.{NX_DOMAIN}")
+    assert result.returncode == 1
+    assert result.stderr == f"netinspect: bücher.{NX_DOMAIN} (IDNA: xn--bcher-kva.{NX_DOMAIN}): no such name (EAI_NONAME)\n"
+
+
 def test_host_name_without_arguments(dns_lab, tmp_path):
     client = dns_lab.client
     name = socket.gethostname()
