@@ -106,7 +106,7 @@ def _run(args, env, options) -> int:
     sink.close()
     if args.conn is not None and not sink.found_ladder:
         from netinspect.core.errors import BadInput
-        counts = ", ".join(f"{p}: {n} TCP connections" for p, n in sink.counts)
+        counts = ", ".join(f"{p}: {n} TCP connection{'' if n == 1 else 's'}" for p, n in sink.counts)
         raise BadInput(f"--conn {args.conn}: no such connection ({counts}; numbered from 0)")
     return EXIT_BAD_INPUT if status == EXIT_BAD_INPUT else status
 

@@ -168,6 +168,12 @@ def test_conn_json_segments_have_trace_handshakes_names_and_values(cli, tmp_path
     assert all(set(r) == expected for r in connection_json(conn)["segments"])
 
 
+def test_unknown_conn_counts_in_plain_words(cli):
+    result = cli("review", str(CAPTURES / "filtered-port.pcap"), "--conn", "1")
+    assert result.status == 2
+    assert result.err.endswith("(" + str(CAPTURES / "filtered-port.pcap") + ": 1 TCP connection; numbered from 0)\n")
+
+
 def test_host_and_port_select_but_keep_numbers(cli):
     lines = [json.loads(line) for line in cli("review", "--jsonl", "--port", "7004", str(SCENARIOS)).out.splitlines()]
     assert [d["id.resp_p"] for d in lines] == [7004]
