@@ -279,7 +279,7 @@ class LadderSink(Sink):
         if len(self.counts) > 1:
             out("")
         out(f"{summary.path}: connection {record.index}, {record.orig} -> {record.resp}, "
-            f"{record.orig_pkts + record.resp_pkts} packets, state {record.conn_state} {record.history}")
+            f"{record.orig_pkts + record.resp_pkts} packet{'' if record.orig_pkts + record.resp_pkts == 1 else 's'}, state {record.conn_state} {record.history}")
         out("")
         out(render_ladder(conn, verbose=bool(self.args.verbose), color=self.env.color, ascii_only=self.args.ascii).rstrip("\n"))
         out("")

@@ -79,7 +79,8 @@ def layers_text(doc: dict, source: str, color: bool = False, verbose: int = 0) -
     out.append("")
     if payload["bytes"]:
         shown = "" if payload["shown"] == payload["bytes"] else f", first {payload['shown']} shown"
-        out.append(paint(f"payload: {payload['bytes']} bytes ({payload['protocol']}{shown})", "bold", color))
+        noun = "byte" if payload["bytes"] == 1 else "bytes"
+        out.append(paint(f"payload: {payload['bytes']} {noun} ({payload['protocol']}{shown})", "bold", color))
         out.extend("  " + line for line in payload["dump"])
     else:
         out.append("payload: none (the headers are the whole frame)")

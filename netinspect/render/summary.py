@@ -66,8 +66,12 @@ def data_sentence(conn: Connection, names=None) -> str:
     names = _names(conn, names)
     a, b = conn.orig_bytes, conn.resp_bytes
     if a == b:
-        return "no payload either way." if a == 0 else f"{a} bytes each way."
-    return f"the {names[0]} sent {a} bytes, the {names[1]} sent {b} bytes."
+        return "no payload either way." if a == 0 else f"{_bytes(a)} each way."
+    return f"the {names[0]} sent {_bytes(a)}, the {names[1]} sent {_bytes(b)}."
+
+
+def _bytes(n: int) -> str:
+    return f"{n} byte{'' if n == 1 else 's'}"
 
 
 def teardown_sentence(conn: Connection, names=None) -> str:

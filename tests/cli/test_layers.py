@@ -96,6 +96,20 @@ def test_tcp_options_are_words_not_scapy_reprs(cli):
     assert f"ts {facts['tcp.options.timestamp.tsval']}/{facts['tcp.options.timestamp.tsecr']}" in options
 
 
+def test_one_byte_payload_is_one_byte(cli, tmp_path):
+    import struct
+    udp = struct.pack("!HHHH", 40000, 5000, 9, 0) + b"x"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     bytes([10, 77, 7, 1]), bytes([10, 77, 7, 2])) + udp
+    frame = bytes.fromhex("027700070002" "027700070001" "0800") + ip
+    frame += bytes(60 - len(frame))          # Ethernet minimum: padding after the payload
+    path = tmp_path / "one.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                     + struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame)
+    out = cli("layers", str(path)).out
+    assert "payload: 1 byte (" in out, out
+
+
 def test_arp_exchange_cast(cli):
     request = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"))
     reply = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"), "--frame", "2")

@@ -174,6 +174,17 @@ def test_unknown_conn_counts_in_plain_words(cli):
     assert result.err.endswith("(" + str(CAPTURES / "filtered-port.pcap") + ": 1 TCP connection; numbered from 0)\n")
 
 
+def test_conn_header_says_1_packet(cli, tmp_path):
+    # A lone SYN is a connection of one packet.
+    records = _records(SCENARIOS)
+    data = SCENARIOS.read_bytes()
+    first, caplen = records[0]
+    lone = tmp_path / "syn.pcap"
+    lone.write_bytes(data[:24] + data[first:first + 16 + caplen])
+    head = cli("review", str(lone), "--conn", "0").out.splitlines()[0]
+    assert head.endswith(", 1 packet, state S0 S"), head
+
+
 def test_host_and_port_select_but_keep_numbers(cli):
     lines = [json.loads(line) for line in cli("review", "--jsonl", "--port", "7004", str(SCENARIOS)).out.splitlines()]
     assert [d["id.resp_p"] for d in lines] == [7004]

@@ -140,6 +140,15 @@ def test_unanswered_handshake_counts_syns_in_plain_words():
         assert words in dict(summary_lines(conn))["Handshake"]
 
 
+def test_data_sentence_says_1_byte():
+    t = Talk().handshake().exchange(b"x", b"Y")
+    (conn,) = tracked(t)
+    assert dict(summary_lines(conn))["Data"] == "1 byte each way."
+    t = Talk().handshake().exchange(b"x", b"YY")
+    (conn,) = tracked(t)
+    assert dict(summary_lines(conn))["Data"] == "the client sent 1 byte, the server sent 2 bytes."
+
+
 def test_verbose_shows_options_and_scaled_windows():
     from netinspect.core.records import TcpOptions
     t = Talk()
