@@ -180,11 +180,15 @@ class LengthPrefixFramer(_Framer):
         while len(self._buffer) >= LENGTH_HEADER.size:
             (length,) = LENGTH_HEADER.unpack_from(self._buffer)
             if length > self.max_message:
+                swapped = int.from_bytes(self._buffer[:LENGTH_HEADER.size], "little")
                 self._buffer.clear()
                 self.buffered = 0
-                return out + self._fail(
-                    "message-too-large",
-                    f"length prefix announces {length} bytes; the maximum message size is {self.max_message} bytes")
+                text = f"length prefix announces {length} bytes; the maximum message size is {self.max_message} bytes"
+                if swapped <= self.max_message:
+                    # The lessons' struct.pack('i', n) is native (little-endian on x86) byte order.
+                    text += (f" (read little-endian it would be {swapped}: pack the length with "
+                             f"struct.pack('!I', n), network byte order, not struct.pack('i', n))")
+                return out + self._fail("message-too-large", text)
             end = LENGTH_HEADER.size + length
             if len(self._buffer) < end:
                 break

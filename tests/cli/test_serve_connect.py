@@ -236,6 +236,23 @@ def test_connect_escapes_control_characters_from_the_server(cli):
     assert result.out == "\\x00\\x1b[31mred\ttab\n"
 
 
+def test_length_framing_explains_a_little_endian_prefix(cli):
+    # The lessons pack the length with struct.pack('i', n): native, little-endian here.
+    import struct
+
+    port = free_port()
+    thread, box = _serve_in_thread("tcp", "--port", str(port), "--framing", "length", "--duration", "2")
+    _wait_listening(port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(struct.pack("<i", 5) + b"hello")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    thread.join(15)
+    assert b"read little-endian it would be 5" in reply and b"struct.pack('!I', n)" in reply
+    assert "read little-endian it would be 5" in box["result"].out
+
+
 def test_connect_reads_stdin_lines(cli):
     port = free_port()
     thread, _ = _serve_in_thread("tcp", "--port", str(port), "--mode", "upper", "--duration", "2")
