@@ -146,7 +146,8 @@ def run(args, env) -> int:
             port = server.endpoint.port
             server_label = f"server {server.endpoint} (embedded)"
         if args.listen is not None:
-            until = f"{args.count} client{'s' if args.count != 1 else ''} have finished" if args.count else "Ctrl-C"
+            until = (f"{args.count} client{'s have' if args.count != 1 else ' has'} finished" if args.count
+                     else "Ctrl-C")
             title = f"Tracing clients of an upper-case echo server on loopback until {until}"
         else:
             title = f"Tracing one TCP echo session on loopback ({scenario.replace('-', ' ')})"

@@ -179,6 +179,32 @@ def test_handshake_line_names_its_times_as_tshark_and_review_do(cli, tmp_path):
     assert f"initial round trip {match.group(1)} ms" in review
 
 
+def test_listen_title_counts_in_plain_words(cli, tmp_path):
+    need_root()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def one_client():
+        import time
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                    sock.sendall(b"hi\n")
+                    sock.recv(100)
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    client = threading.Thread(target=one_client, daemon=True)
+    client.start()
+    result = cli("trace-handshake", "--listen", str(port), "--count", "1", "--write", str(tmp_path / "l.pcap"))
+    client.join(20)
+    assert result.status == 0, result.err
+    assert result.out.splitlines()[0].endswith("until 1 client has finished"), result.out
+
+
 def test_target_an_existing_server(cli, tmp_path):
     need_root()
     listener = socket.socket()
