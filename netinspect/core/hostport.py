@@ -36,7 +36,7 @@ def parse_host_port(text: str) -> tuple[str, int]:
             raise BadInput(f"address {text!r} is not HOST:PORT; accepted: {accepted}")
         if ":" in host:
             raise BadInput(f"address {text!r}: put an IPv6 address in brackets; accepted: {accepted}")
-    return host, parse_port(port_text, what=f"port in {text!r}", allow_zero=False)
+    return host, parse_port(port_text, what=f"address {text!r}: port", allow_zero=False)
 
 
 def is_loopback_text(host: str) -> bool:

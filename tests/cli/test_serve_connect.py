@@ -101,6 +101,13 @@ def test_bad_input_is_exit_2_one_line(cli, argv, named):
     assert result.err.count("\n") == 1 and named in result.err and "Traceback" not in result.err
 
 
+def test_bad_port_in_host_port_reads_as_a_sentence(cli):
+    result = cli("connect", "tcp", "127.0.0.1:99999", "--send", "x")
+    assert result.status == 2
+    assert result.err == ("netinspect: address '127.0.0.1:99999': port '99999' is not a valid port; "
+                          "accepted: a number 1-65535\n")
+
+
 def test_connect_refused_is_exit_1_one_line(cli):
     result = cli("connect", "tcp", f"127.0.0.1:{free_port()}", "--send", "x")
     assert result.status == 1
