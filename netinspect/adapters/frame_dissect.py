@@ -147,7 +147,7 @@ def dissect(frame: Frame, subnet: str | None = None) -> dict:
         "wire_bytes": frame.orig_len,
         "linktype": frame.linktype,
         "linktype_name": LINKTYPE_NAMES.get(frame.linktype, str(frame.linktype)),
-        "summary": _safe(packet.summary()),
+        "summary": _safe(_bracket_ipv6_ports(packet, s, packet.summary())),
         "layers": layers,
         "cast": {
             "layer2": l2.as_dict() if l2 else None,
@@ -207,6 +207,23 @@ def _layer_entry(proto, class_name, layer, place, offset, length, fields: bool) 
             entry["fields"].append({"name": f.name, "value": _safe(str(shown)), "raw": raw,
                                     "meaning": osi.field_meaning(proto, f.name)})
     return entry
+
+
+def _bracket_ipv6_ports(packet, s, summary: str) -> str:
+    """scapy writes 'fd77::1:44390 > fd77::2:7009'; the rest of netinspect (and RFC 5952)
+    writes '[fd77::1]:44390', where the port cannot be read as part of the address."""
+    if s.IPv6 not in packet:
+        return summary
+    ip6 = packet[s.IPv6]
+    for transport in (s.TCP, s.UDP):
+        if transport in packet:
+            segment = packet[transport]
+            for address, port in ((ip6.src, segment.sport), (ip6.dst, segment.dport)):
+                summary = summary.replace(f"{address}:{port} ", f"[{address}]:{port} ")
+                if summary.endswith(f"{address}:{port}"):
+                    summary = summary[: -len(f"{address}:{port}")] + f"[{address}]:{port}"
+            break
+    return summary
 
 
 _TCP_OPTION_NAMES = {"MSS": "mss", "WScale": "wscale", "SAckOK": "sack_perm", "SAck": "sack",

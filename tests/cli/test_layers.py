@@ -110,6 +110,18 @@ def test_one_byte_payload_is_one_byte(cli, tmp_path):
     assert "payload: 1 byte (" in out, out
 
 
+def test_ipv6_summary_brackets_the_address_before_the_port(cli):
+    need_tool("tshark")
+    path = CAPTURES / "scenarios.pcap"
+    number = next(int(n) for n in subprocess.run(
+        ["tshark", "-n", "-r", str(path), "-Y", "ipv6 && tcp", "-T", "fields", "-e", "frame.number"],
+        capture_output=True, text=True, timeout=60, check=True).stdout.split())
+    facts = tshark_fields(path, number, "ipv6.src", "tcp.srcport", "ipv6.dst", "tcp.dstport")
+    doc = layers_json(cli, str(path), "--frame", str(number))
+    assert (f"[{facts['ipv6.src']}]:{facts['tcp.srcport']} > [{facts['ipv6.dst']}]:{facts['tcp.dstport']}"
+            in doc["summary"]), doc["summary"]
+
+
 def test_arp_exchange_cast(cli):
     request = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"))
     reply = layers_json(cli, str(CAPTURES / "arp-exchange.pcap"), "--frame", "2")
