@@ -217,6 +217,10 @@ def _progress_bar(env, path):
 
 def _make_sink(args, env):
     from netinspect.cli import review_sinks
+    if args.conn is not None and (args.jsonl or args.csv):
+        from netinspect.core.errors import BadInput
+        raise BadInput(f"--conn draws one connection's ladder, which --{'jsonl' if args.jsonl else 'csv'} cannot hold; "
+                       "accepted: --conn N alone (text) or with --json, or --jsonl/--csv without --conn")
     if args.conn is not None:
         sink = review_sinks.LadderSink(env, args)
     elif args.jsonl:

@@ -185,6 +185,14 @@ def test_conn_header_says_1_packet(cli, tmp_path):
     assert head.endswith(", 1 packet, state S0 S"), head
 
 
+@pytest.mark.parametrize("option", ["--jsonl", "--csv"])
+def test_conn_with_a_record_format_is_bad_input_not_text(cli, option):
+    # A script asking for --jsonl must not get a text ladder back.
+    result = cli("review", str(SCENARIOS), "--conn", "0", option)
+    assert result.status == 2 and result.out == ""
+    assert result.err.startswith(f"netinspect: --conn draws one connection's ladder, which {option} cannot hold")
+
+
 def test_host_and_port_select_but_keep_numbers(cli):
     lines = [json.loads(line) for line in cli("review", "--jsonl", "--port", "7004", str(SCENARIOS)).out.splitlines()]
     assert [d["id.resp_p"] for d in lines] == [7004]
