@@ -96,7 +96,11 @@ def run(args, env) -> int:
             return
         text = _terminal_safe(message.shown())
         if show_reads:
-            env.out(f"[read {read_no}, {len(message.data)} bytes] {text}")
+            if protocol == "tcp" and args.framing != "raw":
+                # Several framed messages can come out of one read: say which read, and the message's size.
+                env.out(f"[from read {read_no}, {len(message.data)} bytes] {text}")
+            else:
+                env.out(f"[read {read_no}, {len(message.data)} bytes] {text}")
         elif args.framing == "raw" and protocol == "tcp":
             env.stdout.write(text)
         else:
@@ -163,7 +167,10 @@ def run(args, env) -> int:
                 f"{stats.messages_received} message{'s' if stats.messages_received != 1 else ''}")
         if burst is not None and protocol == "tcp":
             env.err(f"* TCP is a byte stream: {stats.sends} sends came back in {stats.reads} read{'s' if stats.reads != 1 else ''} here; "
-                    "the server's log shows how many reads it needed (try --framing length to keep messages apart)")
+                    "the server's log shows how many reads it needed"
+                    + (" (try --framing length to keep messages apart)" if args.framing == "raw"
+                       else f"; --framing {args.framing} cut them back into {stats.messages_received} "
+                            f"message{'s' if stats.messages_received != 1 else ''}"))
     if trace is not None and not json_mode:
         trace.finish(interrupted, only_endpoint=client.local[:2])
     return EXIT_INTERRUPTED if interrupted else 0

@@ -391,6 +391,16 @@ def test_burst_sends_many_and_counts_reads(server_factory):
     assert server_reads and 1 <= int(server_reads.group(1)) <= 50
 
 
+def test_burst_with_line_framing_names_the_read_each_message_came_from(server_factory):
+    server = server_factory("tcp")
+    result = connect("tcp", f"127.0.0.1:{server.port}", "--burst", "3")
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^\[from read (\d+), (\d+) bytes\] (msg \d)$", result.stdout, re.M)
+    assert [(size, text) for _, size, text in rows] == [("5", "msg 1"), ("5", "msg 2"), ("5", "msg 3")]
+    assert "try --framing length" not in result.stderr
+    assert "--framing line cut them back into 3 messages" in result.stderr
+
+
 # -- never a command for a client ---------------------------------------------------------
 
 def test_session_code_never_runs_commands():
