@@ -65,7 +65,7 @@ def run(args, env) -> int:
             # Like `ip neigh show`: NOARP entries (loopback, multicast mappings) are not neighbours.
             rows = [n for n in rows if "NOARP" not in n.state and n.state != ("NONE",)]
         if args.json:
-            env.out(dumps(document("arp.table", source=how, neighbours=[n.as_dict() for n in rows])))
+            env.out(dumps(document("arp-table", source=how, neighbours=[n.as_dict() for n in rows])))
         else:
             env.out(arp_view.neighbour_table(rows, how, env.color))
         return EXIT_OK
@@ -85,7 +85,7 @@ def run(args, env) -> int:
     from netinspect.render.jsonout import document, dumps
 
     if args.json:
-        env.out(dumps(document("arp.probe", **arp_view.probe_dict(result))))
+        env.out(dumps(document("arp-probe", **arp_view.probe_dict(result))))
     else:
         env.out(arp_view.probe_text(result, env.color))
     if not result.answered:

@@ -50,7 +50,7 @@ def test_table_matches_ip_neigh(lab_pair):
           "router", "nud", "stale")
     result = netinspect(a, "arp", "--json", check=True)
     doc = json.loads(result.stdout)
-    assert doc["kind"] == "arp.table" and doc["source"] == "netlink"
+    assert doc["kind"] == "arp-table" and doc["source"] == "netlink"
     ours = {(n["ip"], n["mac"], n["dev"], tuple(n["state"])) for n in doc["neighbours"]}
     assert ours == oracle(a)
     # `ip -j neigh` marks NTF_ROUTER entries with a "router" key
@@ -88,7 +88,7 @@ def test_who_has_gets_the_known_mac(lab_pair):
     result = netinspect(a, "arp", b.ip4, "-i", a.ifname, "--count", "2", "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["kind"] == "arp.probe"
+    assert doc["kind"] == "arp-probe"
     assert doc["macs"] == [b.mac]
     assert doc["sent"] == 2 and doc["answered"] == 2
     for attempt in doc["attempts"]:
@@ -202,6 +202,18 @@ def test_listing_in_process(cli):
     assert result.status == 0
     doc = json.loads(result.out)
     assert doc["schema_version"] == 1 and isinstance(doc["neighbours"], list)
+
+
+def test_json_kind_is_spelled_like_every_other_commands(cli):
+    # "resolve-forms", "review-connection", "trace-handshake": words joined by hyphens.
+    import re
+
+    kind = json.loads(cli("arp", "--json").out)["kind"]
+    assert kind == "arp-table"
+    for other in (json.loads(cli("resolve", "--forms", "127.1", "--json").out)["kind"],
+                  json.loads(cli("review", str(pathlib.Path(ROOT) / "captures" / "scenarios.pcap"), "--conn", "0",
+                                "--json").out)["kind"]):
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", other) and re.fullmatch(r"[a-z]+(-[a-z]+)*", kind)
 
 
 def _wait_listening(proc, timeout=10.0):
