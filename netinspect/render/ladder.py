@@ -72,6 +72,19 @@ class _Context:
         self.fin_from_resp = False
 
 
+# Teardown step labels: role -> (label for each teardown kind, label for any other kind).
+_TEARDOWN_LABELS = {
+    "fin_1": ({FOUR_WAY: "teardown 1/4 FIN (active close)", THREE_SEGMENT: "teardown 1/3 FIN (active close)",
+               SIMULTANEOUS: "simultaneous close FIN"}, "FIN (active close)"),
+    "ack_fin_1": ({FOUR_WAY: "teardown 2/4 ACK of the FIN"}, "ACK of the FIN"),
+    "fin_2": ({FOUR_WAY: "teardown 3/4 FIN (passive close)",
+               THREE_SEGMENT: "teardown 2/3 FIN+ACK (passive close, ACK merged)",
+               SIMULTANEOUS: "simultaneous close FIN (the FINs crossed)"}, "FIN (passive close)"),
+    "ack_fin_2": ({FOUR_WAY: "teardown 4/4 ACK", THREE_SEGMENT: "teardown 3/3 ACK",
+                   SIMULTANEOUS: "simultaneous close ACK"}, "ACK of the last FIN"),
+}
+
+
 def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> str:
     role = row.role
     teardown = conn.teardown
@@ -99,35 +112,9 @@ def segment_label(conn: Connection, row: Row, ctx: _Context | None = None) -> st
         text = "data " + preview(row.payload) if row.payload else "data"
         if ctx is not None and (ctx.fin_from_resp if row.from_orig else ctx.fin_from_orig):
             text += " (half close: the peer already sent its FIN)"
-    elif role == "fin_1":
-        if teardown == FOUR_WAY:
-            text = "teardown 1/4 FIN (active close)"
-        elif teardown == THREE_SEGMENT:
-            text = "teardown 1/3 FIN (active close)"
-        elif teardown == SIMULTANEOUS:
-            text = "simultaneous close FIN"
-        else:
-            text = "FIN (active close)"
-    elif role == "ack_fin_1":
-        text = "teardown 2/4 ACK of the FIN" if teardown == FOUR_WAY else "ACK of the FIN"
-    elif role == "fin_2":
-        if teardown == FOUR_WAY:
-            text = "teardown 3/4 FIN (passive close)"
-        elif teardown == THREE_SEGMENT:
-            text = "teardown 2/3 FIN+ACK (passive close, ACK merged)"
-        elif teardown == SIMULTANEOUS:
-            text = "simultaneous close FIN (the FINs crossed)"
-        else:
-            text = "FIN (passive close)"
-    elif role == "ack_fin_2":
-        if teardown == FOUR_WAY:
-            text = "teardown 4/4 ACK"
-        elif teardown == THREE_SEGMENT:
-            text = "teardown 3/3 ACK"
-        elif teardown == SIMULTANEOUS:
-            text = "simultaneous close ACK"
-        else:
-            text = "ACK of the last FIN"
+    elif role in _TEARDOWN_LABELS:
+        by_kind, other = _TEARDOWN_LABELS[role]
+        text = by_kind.get(teardown, other)
     elif role == "fin_retx":
         text = "FIN retransmission"
     elif role == "refused_rst":
