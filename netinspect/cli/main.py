@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import traceback
 from typing import Sequence
@@ -93,8 +92,6 @@ def build_parser(env: Environment | None = None, selected: str | None = None) ->
         if name != selected:
             sub.add_parser(name, help=summary)  # listed in the top-level help only
             continue
-        if importlib.util.find_spec(full) is None:
-            continue  # command not built yet
         module = importlib.import_module(full)
         cmd = sub.add_parser(
             name,

@@ -32,3 +32,12 @@ def test_error_messages_escape_control_characters(cli):
 def test_argparse_extra_arguments_are_escaped(cli):
     result = cli("--version", "--nope\x07")
     assert "\x07" not in result.err
+
+
+def test_every_command_has_help_with_an_example(cli):
+    from netinspect.cli.main import COMMANDS
+
+    for name in COMMANDS:
+        result = cli(name, "--help")
+        assert result.status == 0, (name, result.err)
+        assert "examples:" in result.out and f"netinspect {name}" in result.out.split("examples:")[1], name
